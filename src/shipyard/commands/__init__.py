@@ -1,0 +1,1 @@
+"""Pure argv builders, one module per tool: functions that return tuple[str, ...], no I/O."""

@@ -1,0 +1,307 @@
+"""shipyard.toml → frozen, validated objects. Every error names the file and the key.
+
+The schema, with a complete example, is in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from shipyard.config_schema import (
+    Table,
+    dns_label_problem,
+    env_var_problem,
+    port_problem,
+    url_path_problem,
+)
+from shipyard.errors import ConfigError, UsageError
+
+CONFIG_FILE = "shipyard.toml"
+TARGETS = ("local", "cloudrun", "gke")
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+SCANNERS = ("vuln", "secret", "misconfig")
+Target = Literal["local", "cloudrun", "gke"]
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    release_branch: str = "main"
+    remote: str = "origin"
+    tag_message: str = "Release {version}"
+    protected_branches: tuple[str, ...] = ("main",)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    context: Path
+    dockerfile: Path
+    port: int
+    health_path: str = "/healthz"
+    version_path: str = "/version"
+    build_args: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    env: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanPolicy:
+    severity: str = "CRITICAL"
+    scanners: tuple[str, ...] = SCANNERS
+    db_repository: str | None = None
+    allowlist: str = ".shipyard/allowlist.toml"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    registry_port: int = 5000
+    proxy_ports: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    keep_revisions: int = 3
+    secrets_file: str = ".shipyard/secrets/local.env"
+    health_timeout: int = 30
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    project: str
+    region: str
+    repository: str
+    cluster: str | None = None  # gke only
+    namespace: str | None = None  # gke only
+    overlay: str | None = None  # gke only: kustomize overlay dir
+    service_account: str | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    target: Target
+    registry: str
+    scan: ScanPolicy
+    local: LocalSettings | None = None
+    gcp: GcpSettings | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    project: Project
+    services: tuple[Service, ...]
+    environments: MappingProxyType[str, Environment]
+
+    def environment(self, name: str) -> Environment:
+        if name not in self.environments:
+            known = ", ".join(sorted(self.environments)) or "none"
+            raise UsageError(f"unknown environment {name!r}", hint=f"known environments: {known}")
+        return self.environments[name]
+
+    def select(self, names: tuple[str, ...] | list[str] = ()) -> tuple[Service, ...]:
+        """The services named (all when none are), in config order; unknown names exit 2."""
+        known = {s.name for s in self.services}
+        for name in names:
+            if name not in known:
+                raise UsageError(f"unknown service {name!r}",
+                                 hint=f"known services: {', '.join(sorted(known))}")
+        return tuple(s for s in self.services if not names or s.name in names)
+
+
+def load(directory: Path | None = None) -> Config:
+    root = (directory or Path.cwd()).resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{CONFIG_FILE} not found in {root}",
+                          hint="run shipyard from the app repo's top folder (see docs/config.md)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{CONFIG_FILE}: not valid TOML: {exc}",
+                          hint="fix the syntax; see docs/config.md") from None
+    return parse(data, root, CONFIG_FILE)
+
+
+def parse(data: dict[str, Any], root: Path, file: str = CONFIG_FILE) -> Config:
+    top = Table(data, "", file)
+    project = _project(top.table("project", required=True))
+    services = _services(top.table("services", required=True), root)
+    scan = _scan(top.table("scan"), ScanPolicy())
+    envs_table = top.table("environments", required=True)
+    environments = {}
+    for name, _ in envs_table.items():
+        problem = dns_label_problem(name)
+        if problem:
+            raise envs_table.fail(envs_table.key(name), problem)
+        environments[name] = _environment(envs_table.child(name), name, project, services, scan)
+    if not environments:
+        raise top.fail("environments", "define at least one environment")
+    top.done()
+    return Config(path=root / file, root=root, project=project, services=services,
+                  environments=MappingProxyType(environments))
+
+
+def _project(t: Table) -> Project:
+    name = t.get("name", str)
+    if problem := dns_label_problem(name):
+        raise t.fail(t.key("name"), problem)
+    project = Project(
+        name=name,
+        release_branch=t.get("release_branch", str, "main"),
+        remote=t.get("remote", str, "origin"),
+        tag_message=t.get("tag_message", str, "Release {version}"),
+        protected_branches=t.str_list("protected_branches") or ("main",),
+    )
+    for key in ("release_branch", "remote"):
+        value = getattr(project, key)
+        if not value or value.startswith("-") or any(c.isspace() for c in value):
+            raise t.fail(t.key(key), "must be a plain name (no spaces, not starting with '-')")
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(project.tag_message) if f}
+    except ValueError:
+        fields = {"?"}
+    if fields - {"version"}:
+        raise t.fail(t.key("tag_message"), "only the placeholder {version} is supported")
+    t.done()
+    return project
+
+
+def _services(t: Table, root: Path) -> tuple[Service, ...]:
+    services = []
+    for name, _ in t.items():
+        if problem := dns_label_problem(name):
+            raise t.fail(t.key(name), problem)
+        services.append(_service(t.child(name), name, root))
+    if not services:
+        raise t.fail("services", "define at least one service")
+    return tuple(services)
+
+
+def _service(t: Table, name: str, root: Path) -> Service:
+    context = _inside(t, "context", root, t.get("context", str))
+    if not context.is_dir():
+        raise t.fail(t.key("context"), f"directory not found: {context}")
+    dockerfile = _inside(t, "dockerfile", root, t.get("dockerfile", str, "Dockerfile"),
+                         base=context if "dockerfile" not in t.data else root)
+    if not dockerfile.is_file():
+        raise t.fail(t.key("dockerfile"), f"file not found: {dockerfile}")
+    port = t.get("port", int)
+    if problem := port_problem(port):
+        raise t.fail(t.key("port"), problem)
+    paths = {key: t.get(key, str, default) for key, default in
+             (("health_path", "/healthz"), ("version_path", "/version"))}
+    for key, value in paths.items():
+        if problem := url_path_problem(value):
+            raise t.fail(t.key(key), problem)
+    service = Service(
+        name=name, context=context, dockerfile=dockerfile, port=port,
+        health_path=paths["health_path"], version_path=paths["version_path"],
+        build_args=MappingProxyType(t.str_map("build_args", env_var_problem)),
+        env=MappingProxyType(t.str_map("env", env_var_problem)),
+        secrets=t.str_list("secrets", env_var_problem),
+    )
+    clash = set(service.env) & set(service.secrets)
+    if clash:
+        raise t.fail(t.key("env"), f"{sorted(clash)[0]} is also listed in secrets")
+    t.done()
+    return service
+
+
+def _inside(t: Table, key: str, root: Path, value: str, base: Path | None = None) -> Path:
+    path = ((base or root) / value).resolve()
+    if not path.is_relative_to(root):
+        raise t.fail(t.key(key), f"must stay inside the app repo ({root})")
+    return path
+
+
+def _scan(t: Table, default: ScanPolicy) -> ScanPolicy:
+    severity = t.get("severity", str, default.severity).upper()
+    if severity not in SEVERITIES:
+        raise t.fail(t.key("severity"), f"must be one of {', '.join(SEVERITIES)}")
+    scanners = t.str_list("scanners") if "scanners" in t.data else default.scanners
+    for scanner in scanners:
+        if scanner not in SCANNERS:
+            raise t.fail(t.key("scanners"), f"unknown scanner {scanner!r} ({', '.join(SCANNERS)})")
+    if not scanners:
+        raise t.fail(t.key("scanners"), "name at least one scanner")
+    policy = ScanPolicy(
+        severity=severity,
+        scanners=tuple(scanners),
+        db_repository=t.get("db_repository", str, default.db_repository),
+        allowlist=t.get("allowlist", str, default.allowlist),
+    )
+    t.done()
+    return policy
+
+
+def _environment(t: Table, name: str, project: Project, services: tuple[Service, ...],
+                 scan: ScanPolicy) -> Environment:
+    target = t.get("target", str)
+    if target not in TARGETS:
+        raise t.fail(t.key("target"), f"must be one of {', '.join(TARGETS)}")
+    env_scan = _scan(t.table("scan"), scan)
+    registry = t.get("registry", str, "")
+    local = gcp = None
+    if target == "local":
+        local = _local(t, services)
+        registry = registry or f"127.0.0.1:{local.registry_port}/{project.name}"
+    else:
+        gcp = _gcp(t, target)
+        registry = registry or f"{gcp.region}-docker.pkg.dev/{gcp.project}/{gcp.repository}"
+    if not registry or any(c.isspace() for c in registry) or registry.startswith("-"):
+        raise t.fail(t.key("registry"), "must be a registry prefix such as HOST/PATH")
+    t.done()
+    return Environment(name=name, target=target,  # type: ignore[arg-type]
+                       registry=registry.rstrip("/"), scan=env_scan, local=local, gcp=gcp)
+
+
+def _local(t: Table, services: tuple[Service, ...]) -> LocalSettings:
+    registry_port = t.get("registry_port", int, 5000)
+    if problem := port_problem(registry_port):
+        raise t.fail(t.key("registry_port"), problem)
+    ports_table = t.table("proxy_ports", required=True)
+    ports: dict[str, int] = {}
+    used = {registry_port: t.key("registry_port")}
+    for service in services:
+        port = ports_table.get(service.name, int)
+        key = ports_table.key(service.name)
+        if problem := port_problem(port):
+            raise t.fail(key, problem)
+        if port in used:
+            raise t.fail(key, f"duplicate port {port} (also {used[port]})")
+        used[port] = key
+        ports[service.name] = port
+    ports_table.done()
+    keep = t.get("keep_revisions", int, 3)
+    if not 1 <= keep <= 50:
+        raise t.fail(t.key("keep_revisions"), "must be from 1 to 50")
+    timeout = t.get("health_timeout", int, 30)
+    if not 1 <= timeout <= 600:
+        raise t.fail(t.key("health_timeout"), "must be from 1 to 600 seconds")
+    return LocalSettings(
+        registry_port=registry_port, proxy_ports=MappingProxyType(ports), keep_revisions=keep,
+        secrets_file=t.get("secrets_file", str, ".shipyard/secrets/local.env"),
+        health_timeout=timeout,
+    )
+
+
+def _gcp(t: Table, target: str) -> GcpSettings:
+    gke = target == "gke"
+    settings = GcpSettings(
+        project=t.get("project", str),
+        region=t.get("region", str),
+        repository=t.get("repository", str),
+        cluster=t.get("cluster", str) if gke else None,
+        namespace=t.get("namespace", str) if gke else None,
+        overlay=t.get("overlay", str) if gke else None,
+        service_account=t.get("service_account", str, None),
+    )
+    for key in ("project", "region", "repository", "cluster", "namespace"):
+        value = getattr(settings, key)
+        if value is not None and dns_label_problem(value):
+            raise t.fail(t.key(key), dns_label_problem(value) or "")
+    return settings

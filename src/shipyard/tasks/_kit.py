@@ -1,0 +1,60 @@
+"""What every task shares: turning ShipyardError into `error:`/`hint:` and an exit code,
+reading --dry-run (or Invoke's own --dry), and building the one Runner."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from shipyard import config as config_mod
+from shipyard import console
+from shipyard.config import Config
+from shipyard.errors import CommandError, ShipyardError, UsageError
+from shipyard.runner import Runner
+from shipyard.version import Version
+from shipyard.workspace import state_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+DRY_RUN_HELP = "print every state-changing command exactly as it would run; run none of them"
+
+
+def expected_failures(body: F) -> F:
+    """Expected failures print one `error:` line and a `hint:`, then exit 1 or 2."""
+
+    @functools.wraps(body)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return body(*args, **kwargs)
+        except ShipyardError as exc:
+            detail = exc.stderr_tail if isinstance(exc, CommandError) else ""
+            console.error(exc.message, exc.hint, detail)
+            raise Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted", "rerun the same command: every stage resumes")
+            raise Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def is_dry_run(c: Context, dry_run: bool) -> bool:
+    return bool(dry_run or c.config.get("run", {}).get("dry", False))
+
+
+def load_config(c: Context) -> Config:
+    return config_mod.load(Path(c.cwd) if c.cwd else None)
+
+
+def make_runner(config: Config, dry_run: bool) -> Runner:
+    log = None if dry_run else state_dir(config.root) / "logs" / "commands.log"
+    return Runner(dry_run=dry_run, log_path=log, echo=console.step)
+
+
+def require_version(text: str | None) -> Version:
+    if text is None:
+        raise UsageError("--version is required", hint="e.g. --version v1.1.0")
+    return Version.parse(text)
