@@ -6,8 +6,9 @@
 #
 #   1. Debian packages (only the missing ones; `apt-get update` only if needed):
 #      docker.io, docker-registry, busybox-static, nginx-light, git, curl.
-#      The nginx *system service* is kept from starting (shipyard runs its own
-#      nginx instances with its own configs) and disabled after install.
+#      The nginx and docker-registry *system services* are kept from starting
+#      (shipyard runs its own instances with its own configs; they would hold
+#      :80 and :5000) and are disabled after install.
 #   2. A Docker engine that answers: if `docker version` has no server part,
 #      start dockerd in the background and wait for it.
 #   3. The local base image shipyard/busybox:1 (nothing can be pulled here):
@@ -27,7 +28,7 @@ set -euo pipefail
 readonly BASE_IMAGE=${SHIPYARD_BASE_IMAGE:-shipyard/busybox:1}
 readonly DOCKERD_LOG=${SHIPYARD_DOCKERD_LOG:-/var/log/shipyard-dockerd.log}
 readonly DOCKER_WAIT=${SHIPYARD_DOCKER_WAIT:-60}
-readonly SELF="scripts/bootstrap.sh"
+readonly SELF=$0
 # The applets the base image must have; every other applet busybox knows is added too.
 readonly REQUIRED_APPLETS="sh httpd mkdir echo cat test env sleep wget"
 
@@ -51,7 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 usage() {
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "$0" | sed -n 's/^# \{0,1\}//p'
 }
 
 is_root() { [[ $(id -u) -eq 0 ]]; }
@@ -96,15 +97,20 @@ apt_has_candidate() {
     [[ -n $cand && $cand != "(none)" ]]
 }
 
+# Services that Debian packages start on install but shipyard runs itself,
+# with its own configs: nginx (would take :80) and docker-registry (would take
+# :5000 on all interfaces, with htpasswd auth).
+readonly FOREIGN_SERVICES="nginx docker-registry"
+
 install_policy_rc_d() {
-    # Keep package scripts from starting the nginx service during install
-    # (it would listen on :80). Only if no policy is in place already.
+    # Keep package scripts from starting those services during install.
+    # Only if no policy is in place already; removed again on exit.
     local f=/usr/sbin/policy-rc.d
     [[ -e $f ]] && return 0
     cat >"$f" <<'EOF'
 #!/bin/sh
 # Temporary, written by shipyard scripts/bootstrap.sh; removed when it exits.
-case "$1" in nginx|nginx.service) exit 101 ;; esac
+case "$1" in nginx|nginx.service|docker-registry|docker-registry.service) exit 101 ;; esac
 exit 0
 EOF
     chmod 0755 "$f"
@@ -113,40 +119,59 @@ EOF
 
 systemd_running() { [[ -d /run/systemd/system ]]; }
 
-disable_system_nginx() {
-    # We run our own nginx instances; the distribution's service must not hold :80.
-    if systemd_running; then
-        systemctl disable --now nginx.service >/dev/null 2>&1 || true
-    else
-        if have update-rc.d; then update-rc.d nginx disable >/dev/null 2>&1 || true; fi
-        if [[ -x /etc/init.d/nginx ]]; then /etc/init.d/nginx stop >/dev/null 2>&1 || true; fi
+service_pid() {
+    # PID of the distribution's service instance, if it runs.
+    local pidfile pid
+    case $1 in
+        nginx) pidfile=/run/nginx.pid ;;
+        docker-registry) pidfile=/run/docker-registry.pid ;;
+        *) return 1 ;;
+    esac
+    if [[ -r $pidfile ]]; then
+        pid=$(tr -dc '0-9' <"$pidfile")
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then printf '%s\n' "$pid"; return 0; fi
     fi
-    if system_nginx_pid >/dev/null; then
+    if [[ $1 == docker-registry ]]; then
+        # Under systemd it runs without a pid file.
+        pgrep -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' | head -n 1 | grep .
+        return
+    fi
+    return 1
+}
+
+disable_service() {
+    # Stop the service and keep it from starting at boot.
+    local svc=$1 pid
+    if systemd_running; then
+        systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+    else
+        if have update-rc.d; then update-rc.d "$svc" disable >/dev/null 2>&1 || true; fi
+        if [[ -x /etc/init.d/$svc ]]; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
+    fi
+    if [[ $svc == nginx ]] && service_pid nginx >/dev/null; then
         nginx -s quit >/dev/null 2>&1 || true
         sleep 1
     fi
-    if system_nginx_pid >/dev/null; then
-        die 1 "the nginx system service is still running (pid $(system_nginx_pid)); stop it: systemctl disable --now nginx"
+    if pid=$(service_pid "$svc"); then
+        die 1 "the $svc system service is still running (pid $pid); stop it: systemctl disable --now $svc"
     fi
 }
 
-system_nginx_pid() {
-    # PID of an nginx started with the distribution's config (pid file /run/nginx.pid).
-    local pid
-    [[ -r /run/nginx.pid ]] || return 1
-    pid=$(tr -dc '0-9' </run/nginx.pid)
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+warn_running_services() {
+    local svc pid
+    for svc in $FOREIGN_SERVICES; do
+        if pid=$(service_pid "$svc"); then
+            warn "the $svc system service runs (pid $pid); shipyard runs its own $svc instances and may clash on its port; stop it with: systemctl disable --now $svc"
+        fi
+    done
 }
 
 ensure_packages() {
-    local missing=() pkgs=() p
+    local missing=() pkgs=() p svc log
     mapfile -t missing < <(missing_packages)
-    local pid
     if ((${#missing[@]} == 0)); then
         note "packages: all present (docker, docker-registry, static busybox, nginx, git, curl)"
-        if pid=$(system_nginx_pid); then
-            warn "an nginx system service is running (pid $pid, probably on :80); shipyard runs its own nginx; stop it with: systemctl disable --now nginx"
-        fi
+        warn_running_services
         return 0
     fi
     if ! have apt-get; then
@@ -155,7 +180,7 @@ ensure_packages() {
             for p in "${missing[@]}"; do
                 case $p in
                     docker.io)       echo "  - Docker Engine (dockerd + docker CLI), e.g. docker-ce or moby-engine" ;;
-                    docker-registry) echo "  - the CNCF distribution registry binary (docker-registry or registry)" ;;
+                    docker-registry) echo "  - the CNCF distribution registry binary (docker-registry or registry); no service" ;;
                     busybox-static)  echo "  - a statically linked busybox at /bin/busybox or /usr/bin/busybox" ;;
                     nginx-light)     echo "  - nginx (the binary is enough; do not enable its system service)" ;;
                     *)               echo "  - $p" ;;
@@ -167,15 +192,22 @@ ensure_packages() {
     fi
     need_root "installing ${missing[*]}"
     say "installing: ${missing[*]}"
-    apt-get update -qq
+    log=$(mktemp /tmp/shipyard-apt.XXXXXX)
+    # needrestart (Ubuntu, some Debian) would prompt or complain; skip it.
+    export NEEDRESTART_SUSPEND=1
+    apt-get update >"$log" 2>&1 || { tail -n 20 "$log" >&2; die 1 "apt-get update failed (log: $log)"; }
     for p in "${missing[@]}"; do
         # Newer releases dropped the nginx-light flavour; plain nginx is fine.
         if [[ $p == nginx-light ]] && ! apt_has_candidate nginx-light; then p=nginx; fi
         pkgs+=("$p")
     done
     install_policy_rc_d
-    apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-    if [[ " ${pkgs[*]} " == *" nginx"* ]]; then disable_system_nginx; fi
+    apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$log" 2>&1 ||
+        { tail -n 20 "$log" >&2; die 1 "apt-get install ${pkgs[*]} failed (log: $log)"; }
+    rm -f "$log"
+    for svc in $FOREIGN_SERVICES; do
+        if [[ " ${pkgs[*]} " == *" $svc"* ]]; then disable_service "$svc"; fi
+    done
     mapfile -t missing < <(missing_packages)
     ((${#missing[@]} == 0)) || die 1 "still missing after apt-get install: ${missing[*]}"
     note "installed: ${pkgs[*]}"
@@ -192,21 +224,26 @@ pick_docker_client() {
     [[ -x $DOCKER ]] || die 1 "no docker client found (expected one on PATH or /usr/bin/docker)"
 }
 
+ENGINE_VERSION=""
 ENGINE_ERR=""
-engine_version() {
-    # Print the server version; keep the client's complaint in ENGINE_ERR.
+engine_up() {
+    # True when the engine answers; sets ENGINE_VERSION, or ENGINE_ERR (the
+    # client's last line of complaint) when it does not.
     local out rc=0
     out=$(timeout 10 "$DOCKER" version --format '{{.Server.Version}}' 2>&1) || rc=$?
-    if ((rc == 0)) && [[ -n $out ]]; then printf '%s\n' "$out"; return 0; fi
-    ENGINE_ERR=$(printf '%s' "$out" | grep -v '^[[:space:]]*$' | tail -n 1)
+    if ((rc == 0)) && [[ -n $out ]]; then
+        ENGINE_VERSION=$out
+        return 0
+    fi
+    ENGINE_ERR=$(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | tail -n 1)
     return 1
 }
 
 ensure_engine() {
-    local v started=""
+    local started=""
     pick_docker_client
-    if v=$(engine_version) && [[ -n $v ]]; then
-        note "docker engine: already running ($v)"
+    if engine_up; then
+        note "docker engine: already running ($ENGINE_VERSION)"
         return 0
     fi
     if [[ $ENGINE_ERR == *"permission denied"* ]]; then
@@ -226,13 +263,13 @@ ensure_engine() {
         fi
     fi
     local deadline=$((SECONDS + DOCKER_WAIT))
-    until v=$(engine_version) && [[ -n $v ]]; do
+    until engine_up; do
         if ((SECONDS >= deadline)); then
-            die 1 "the Docker engine did not answer within ${DOCKER_WAIT}s; see $DOCKERD_LOG (last lines: $(tail -n 3 "$DOCKERD_LOG" 2>/dev/null | tr '\n' ' '))"
+            die 1 "the Docker engine did not answer within ${DOCKER_WAIT}s (${ENGINE_ERR:-no answer}); see $DOCKERD_LOG"
         fi
         sleep 1
     done
-    note "docker engine: ${started:-came up} ($v)"
+    note "docker engine: ${started:-came up} ($ENGINE_VERSION)"
 }
 
 # -------------------------------------------------------------- base image --
