@@ -55,7 +55,7 @@ class ScanPolicy:
     severity: str = "CRITICAL"
     scanners: tuple[str, ...] = SCANNERS
     db_repository: str | None = None
-    allowlist: str = ".shipyard/allowlist.toml"
+    allowlist: str = "trivy-allowlist.toml"
 
 
 @dataclass(frozen=True)
@@ -160,11 +160,12 @@ def _project(t: Table) -> Project:
         value = getattr(project, key)
         if not value or value.startswith("-") or any(c.isspace() for c in value):
             raise t.fail(t.key(key), "must be a plain name (no spaces, not starting with '-')")
-    try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(project.tag_message) if f}
+    try:  # `{}`, `{version!r}` and `{version:>9}` would all fail or mislead at tag time
+        fields = {(f, spec, conv) for _, f, spec, conv in
+                  string.Formatter().parse(project.tag_message) if f is not None}
     except ValueError:
-        fields = {"?"}
-    if fields - {"version"}:
+        fields = {("?", "", None)}
+    if fields - {("version", "", None)}:
         raise t.fail(t.key("tag_message"), "only the placeholder {version} is supported")
     t.done()
     return project

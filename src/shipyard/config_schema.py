@@ -31,7 +31,7 @@ class Table:
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(
-            f"{self.file}: {key}: {problem}",
+            _one_line(f"{self.file}: {key}: {problem}"),
             hint="see docs/config.md for the schema and a complete example",
         )
 
@@ -62,7 +62,8 @@ class Table:
             raise self.fail(self.key(name), "must be a table")
         return Table(value, self.key(name), self.file)
 
-    def str_list(self, name: str, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+    def str_list(self, name: str, check: Callable[[str], str | None] | None = None
+                 ) -> tuple[str, ...]:
         values = self.get(name, list, [])
         for index, value in enumerate(values):
             if not isinstance(value, str):
@@ -89,6 +90,11 @@ class Table:
         unknown = sorted(set(self.data) - self._seen)
         if unknown:
             raise self.fail(self.key(unknown[0]), "unknown key")
+
+
+def _one_line(text: str) -> str:
+    """Names and paths come from the file: escape newlines and terminal control characters."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def dns_label_problem(name: str) -> str | None:

@@ -55,9 +55,9 @@ class GitRepo:
     def require_clean(self) -> None:
         # Untracked files count: they would end up in build contexts. .shipyard/ ignores itself.
         if self.repo.is_dirty(untracked_files=True):
-            changed = [d.a_path for d in self.repo.index.diff(None)]
-            changed += [d.a_path for d in self.repo.index.diff("HEAD")]
-            changed += list(self.repo.untracked_files)
+            changed = [str(d.a_path) for d in self.repo.index.diff(None)]
+            changed += [str(d.a_path) for d in self.repo.index.diff("HEAD")]
+            changed += [str(f) for f in self.repo.untracked_files]
             shown = ", ".join(sorted(set(changed))[:5])
             raise ShipyardError(f"the work tree is not clean ({shown})",
                                 hint="commit or stash your changes, then rerun")
@@ -89,13 +89,18 @@ class GitRepo:
         return Divergence(ahead, behind)
 
     def is_ancestor(self, commit: str, of: str) -> bool:
-        return bool(self.repo.is_ancestor(commit, of))
+        return bool(self.repo.is_ancestor(self.repo.commit(commit), self.repo.commit(of)))
 
     def local_tag(self, tag: str) -> TagRef | None:
         ref = next((t for t in self.repo.tags if t.name == tag), None)
         if ref is None:
             return None
         return TagRef(commit=ref.commit.hexsha, annotated=ref.tag is not None)
+
+    def source_url(self, remote: str) -> str:
+        """The remote's URL for the OCI source label; empty when there is no such remote."""
+        match = next((r for r in self.repo.remotes if r.name == remote), None)
+        return next(iter(match.urls), "") if match is not None else ""
 
     def local_branch(self, branch: str) -> str | None:
         head = next((h for h in self.repo.heads if h.name == branch), None)

@@ -7,6 +7,7 @@ plan reflects reality. Secret values are masked in everything printed or recorde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -66,7 +67,11 @@ class Runner:
     planned: list[Argv] = field(default_factory=list)
 
     def quote(self, argv: Sequence[str]) -> str:
-        return self.redactor(shlex.join(argv))
+        # Mask each argument before quoting: quoting a secret that holds a ' would split it.
+        return self.redactor(shlex.join(self.masked(argv)))
+
+    def masked(self, argv: Sequence[str]) -> Argv:
+        return tuple(self.redactor(arg) for arg in argv)
 
     def run(
         self,
@@ -82,6 +87,8 @@ class Runner:
         hint: str | None = None,
         on_line: LineHandler | None = None,
     ) -> Result:
+        if isinstance(argv, str):  # tuple("git push") would run "g" with "i", "t", ...
+            raise ValueError(f"argv must be a tuple of strings, not a string: {argv!r}")
         argv = tuple(argv)
         if not argv or any(not isinstance(a, str) or "\x00" in a for a in argv):
             raise ValueError(f"argv must be a non-empty tuple of strings: {argv!r}")
@@ -109,6 +116,30 @@ class Runner:
                 return attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def spawn(self, argv: Sequence[str], *, log: Path, cwd: Path | None = None) -> int | None:
+        """Start a long-running daemon in the background, its output appended to `log`.
+
+        Returns its pid (None in dry-run). The daemon outlives shipyard, on purpose.
+        """
+        argv = tuple(argv)
+        if self.dry_run:
+            self.planned.append(argv)
+            print(f"[dry-run] {self.quote(argv)} &", flush=True)
+            return None
+        if self.echo:
+            self.echo(self.quote(argv) + " &")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as sink:
+            try:
+                proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+            except FileNotFoundError:
+                tool = Path(argv[0]).name
+                raise CommandError(f"{tool}: command not found", argv=argv, returncode=None,
+                                   hint=TOOL_HINTS.get(tool, f"install {tool}")) from None
+        self._record(Result(argv, 0, "", "", 0.0))
+        return proc.pid
+
     def _execute(
         self,
         argv: Argv,
@@ -133,14 +164,17 @@ class Runner:
                 errors="replace",
                 start_new_session=True,  # so a timeout can end the whole process group
             )
-        except FileNotFoundError:
+        except OSError as exc:
             tool = Path(argv[0]).name
-            raise CommandError(
-                f"{tool}: command not found",
-                argv=argv,
-                returncode=None,
-                hint=hint or TOOL_HINTS.get(tool, f"install {tool}"),
-            ) from None
+            if cwd is not None and not Path(cwd).is_dir():
+                message, tip = f"working directory not found: {cwd}", hint
+            elif isinstance(exc, FileNotFoundError):
+                message, tip = f"{tool}: command not found", hint or TOOL_HINTS.get(
+                    tool, f"install {tool}")
+            else:  # e.g. not executable
+                message, tip = f"{tool}: cannot run: {exc.strerror}", hint
+            raise CommandError(message, argv=self.masked(argv), returncode=None,
+                               hint=tip) from None
         out: list[str] = []
         err: list[str] = []
         readers = [
@@ -161,7 +195,7 @@ class Runner:
             _kill_group(proc)
             raise CommandError(
                 f"timed out after {timeout:g}s: {self.quote(argv)}",
-                argv=argv,
+                argv=self.masked(argv),
                 returncode=None,
                 stderr_tail=self._tail("".join(err)),
                 hint=hint or "the command hung; check the service it talks to, then rerun",
@@ -182,15 +216,16 @@ class Runner:
         tail = self._tail(result.stderr or result.stdout)
         return CommandError(
             f"command failed (exit {result.returncode}): {self.quote(result.argv)}",
-            argv=result.argv,
+            argv=self.masked(result.argv),
             returncode=result.returncode,
             stderr_tail=tail,
             hint=hint,
         )
 
     def _tail(self, text: str) -> str:
-        lines = [line for line in text.strip().splitlines() if line.strip()]
-        return self.redactor("\n".join(lines[-STDERR_TAIL_LINES:]))
+        # Mask before cutting: a multi-line secret may straddle the first line of the tail.
+        lines = [line for line in self.redactor(text).strip().splitlines() if line.strip()]
+        return "\n".join(lines[-STDERR_TAIL_LINES:])
 
     def _record(self, result: Result) -> None:
         if self.log_path is None:
@@ -207,8 +242,6 @@ class Runner:
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
