@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# Off a terminal (CI logs, pipes) rich would assume 80 columns and cut image names short.
+_WIDE = 200
+err = Console(stderr=True, highlight=False, soft_wrap=True,
+              width=None if sys.stderr.isatty() else _WIDE)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _WIDE)
 
 
 def note(message: str) -> None:

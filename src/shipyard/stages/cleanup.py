@@ -27,7 +27,7 @@ def validate_branch_name(runner: Runner, name: str) -> None:
     result = runner.run(gitcmd.check_branch_name(name), mutates=False, check=False)
     if not result.ok or result.stdout.strip() != name or name.startswith("refs/"):
         raise UsageError(f"invalid branch name {name!r}",
-                         hint="give the branch's short name, e.g. feature/worker-provider-integration")
+                         hint="give the branch's short name, e.g. feature/new-worker")
 
 
 def cleanup_branch(

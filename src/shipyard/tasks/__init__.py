@@ -1,11 +1,15 @@
 """The Invoke namespace an app repo imports: `from shipyard.tasks import ns`."""
 
-from invoke import Collection
+from invoke.collection import Collection
 
-from shipyard.tasks import git_tasks
+from shipyard.tasks import git_tasks, image_tasks
 
 ns = Collection()
 ns.add_task(git_tasks.tag)
 ns.add_task(git_tasks.cleanup_branch)
+ns.add_task(image_tasks.build)
+ns.add_task(image_tasks.push)
+ns.add_task(image_tasks.local_up)
+ns.add_task(image_tasks.local_down)
 
 __all__ = ["ns"]

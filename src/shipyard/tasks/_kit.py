@@ -20,6 +20,7 @@ from shipyard.version import Version
 from shipyard.workspace import state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
+ENV_HELP = "environment from shipyard.toml (default: local, the embedded default)"
 DRY_RUN_HELP = "print every state-changing command exactly as it would run; run none of them"
 
 

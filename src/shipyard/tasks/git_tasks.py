@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from invoke import task
 from invoke.context import Context
+from invoke.tasks import task
 
 from shipyard import console
 from shipyard.errors import UsageError

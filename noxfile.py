@@ -1,0 +1,53 @@
+"""Nox sessions: the same commands locally as in CI and Cloud Build.
+
+    nox -s demo        the main job on the embedded default (a local release rehearsal)
+    nox -s tests       unit + integration + contract tests, with the real tools
+    nox -s lint        ruff
+    nox -s typecheck   mypy --strict on src
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+PYTHON = "python3"
+
+
+def bootstrap(session: nox.Session) -> None:
+    """System parts (docker engine, registry, nginx, busybox): installed when missing."""
+    session.run("bash", str(ROOT / "scripts" / "bootstrap.sh"), external=True)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Every test tier, with the real git, docker, registry, nginx, trivy, gcloud, kubectl."""
+    bootstrap(session)
+    session.install("-e", ".[dev,trivy]")
+    session.run("pytest", "-q", "-ra", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "noxfile.py", "scripts")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Rehearse a release of the sample app on the embedded `local` environment."""
+    bootstrap(session)
+    session.install("-e", ".[trivy]")
+    demo_dir = os.environ.get("SHIPYARD_DEMO_DIR", str(ROOT / ".demo"))
+    session.run("python", str(ROOT / "scripts" / "demo.py"), "--dir", demo_dir, *session.posargs)

@@ -1,0 +1,148 @@
+"""The scan gate, pure: trivy JSON report → findings → allow list → counts → pass or fail.
+
+trivy reports every severity; the threshold, the allow list (reasons, expiry) and
+--ignore-unfixed are applied here, so the report on disk always holds the whole picture.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shipyard.allowlist import AllowList
+from shipyard.config import SEVERITIES
+
+VULN, SECRET, MISCONFIG = "vuln", "secret", "misconfig"
+MASKED = "<masked by shipyard: this image holds a secret>"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # vuln | secret | misconfig
+    id: str
+    severity: str  # one of SEVERITIES
+    target: str  # the file, package list or image it was found in
+    title: str = ""
+    fixed: bool = True  # vulnerabilities: a FixedVersion exists
+
+    def describe(self) -> str:
+        title = f" ({self.title})" if self.title else ""
+        return f"{self.severity} {self.kind} {self.id} in {self.target}{title}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    service: str
+    threshold: str
+    counts: Mapping[str, int]  # findings that count, by severity (allowed ones excluded)
+    blocking: tuple[Finding, ...]  # counted findings at or above the threshold
+    allowed: tuple[str, ...] = ()  # ids let through by a valid allow-list entry
+    expired: tuple[str, ...] = ()  # ids that only an expired entry would have let through
+    unfixed: int = 0  # vulnerabilities left out by --ignore-unfixed
+    total: int = 0  # every finding in the report
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+
+def rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
+def normal_severity(value: object) -> str:
+    text = str(value or "").upper()
+    return text if text in SEVERITIES else "UNKNOWN"
+
+
+def findings(report: Mapping[str, Any]) -> list[Finding]:
+    """Every finding in a trivy JSON report (vulnerabilities, secrets, failed checks)."""
+    found: list[Finding] = []
+    for result in report.get("Results") or []:
+        target = str(result.get("Target", ""))
+        for vuln in result.get("Vulnerabilities") or []:
+            found.append(Finding(
+                VULN, str(vuln.get("VulnerabilityID", "?")), normal_severity(vuln.get("Severity")),
+                f"{target}: {vuln.get('PkgName', '?')} {vuln.get('InstalledVersion', '')}".strip(),
+                str(vuln.get("Title") or ""), fixed=bool(vuln.get("FixedVersion")),
+            ))
+        for secret in result.get("Secrets") or []:
+            found.append(Finding(SECRET, str(secret.get("RuleID", "?")),
+                                 normal_severity(secret.get("Severity")), target,
+                                 str(secret.get("Title") or "")))
+        for check in result.get("Misconfigurations") or []:
+            if str(check.get("Status", "FAIL")).upper() != "FAIL":
+                continue
+            check_id = str(check.get("ID") or check.get("AVDID") or "?")
+            found.append(Finding(MISCONFIG, check_id, normal_severity(check.get("Severity")),
+                                 target, str(check.get("Title") or "")))
+    return found
+
+
+def judge(service: str, found: Iterable[Finding], allow: AllowList, *, threshold: str,
+          ignore_unfixed: bool, today: dt.date) -> Verdict:
+    """Decide one service: which findings count, which are allowed, and whether it passes."""
+    active, expired = allow.active(today), allow.expired(today)
+    counts = dict.fromkeys(SEVERITIES, 0)
+    blocking: list[Finding] = []
+    allowed: set[str] = set()
+    expired_hits: set[str] = set()
+    unfixed = total = 0
+    for finding in found:
+        total += 1
+        if any(e.covers(finding.id, service) for e in active):
+            allowed.add(finding.id)
+            continue
+        if any(e.covers(finding.id, service) for e in expired):
+            expired_hits.add(finding.id)
+        if ignore_unfixed and finding.kind == VULN and not finding.fixed:
+            unfixed += 1
+            continue
+        counts[finding.severity] += 1
+        if rank(finding.severity) >= rank(threshold):
+            blocking.append(finding)
+    blocking.sort(key=lambda f: (-rank(f.severity), f.kind, f.id, f.target))
+    return Verdict(service, threshold, counts, tuple(blocking), tuple(sorted(allowed)),
+                   tuple(sorted(expired_hits)), unfixed, total)
+
+
+def scrub(report: dict[str, Any]) -> bool:
+    """Mask, in place, the report fields that can repeat a secret trivy found in the image.
+
+    trivy masks the secret in its finding, but also copies the image's build history (a
+    `RUN echo TOKEN=...` step), its ENV values and the reconstructed Dockerfile lines verbatim.
+    When the report has any secret finding, those copies are masked. Returns whether it did.
+    """
+    if not any(f.kind == SECRET for f in findings(report)):
+        return False
+    image_config = (report.get("Metadata") or {}).get("ImageConfig") or {}
+    for step in image_config.get("history") or []:
+        if "created_by" in step:
+            step["created_by"] = MASKED
+    settings = image_config.get("config") or {}
+    if settings.get("Env"):
+        settings["Env"] = [f"{str(v).split('=', 1)[0]}=***" for v in settings["Env"]]
+    for result in report.get("Results") or []:
+        for secret in result.get("Secrets") or []:
+            if isinstance(secret.get("Layer"), dict) and "CreatedBy" in secret["Layer"]:
+                secret["Layer"]["CreatedBy"] = MASKED
+        for check in result.get("Misconfigurations") or []:
+            code = (check.get("CauseMetadata") or {}).get("Code") or {}
+            for line in code.get("Lines") or []:
+                line.update(Content=MASKED, Highlighted=MASKED)
+    return True
+
+
+def record_entry(verdict: Verdict) -> dict[str, Any]:
+    """What the release record keeps of a verdict: counts and ids, never finding contents."""
+    return {
+        "counts": dict(verdict.counts),
+        "blocking": len(verdict.blocking),
+        "blocking_ids": sorted({f.id for f in verdict.blocking}),
+        "allowed": list(verdict.allowed),
+        "expired": list(verdict.expired),
+        "unfixed_ignored": verdict.unfixed,
+        "passed": verdict.passed,
+    }

@@ -1,0 +1,161 @@
+"""Fase 1: build one image per service, in parallel, reusing any image whose inputs match."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard import images, inputs, ui
+from shipyard.commands import docker as dockercmd
+from shipyard.config import Config, Environment, Service
+from shipyard.gitrepo import GitRepo
+from shipyard.ledger import ReleaseRecord
+from shipyard.registry import Registry
+from shipyard.runner import Runner
+from shipyard.stages.fanout import default_jobs, fan_out
+from shipyard.tools import DockerClient, docker_client
+from shipyard.version import Version, is_version_tag
+
+REGISTRY_TAGS_CHECKED = 10  # newest release tags whose labels are compared for reuse
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    service: str
+    image: str
+    image_id: str
+    inputs: str
+    size: int
+    seconds: float
+    action: str  # built | reused | planned
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    service: Service
+    image: str
+    args: dict[str, str]
+    inputs: str
+    labels: dict[str, str]
+
+
+class Builder:
+    def __init__(self, config: Config, env: Environment, runner: Runner, version: Version
+                 ) -> None:
+        self.config, self.env, self.runner, self.version = config, env, runner, version
+        self.docker: DockerClient = docker_client(runner)
+        self.registry = Registry(env.registry)
+        self._registry_up = self.registry.ping()
+        self.git = GitRepo.open(config.root)
+
+    def plan(self, service: Service) -> BuildPlan:
+        repo = self.git
+        args = inputs.build_args(service, str(self.version))
+        digest = inputs.input_digest(service, args)
+        labels = images.labels(
+            project=self.config.project.name, service=service.name, version=self.version,
+            revision=repo.head, source=repo.source_url(self.config.project.remote),
+            commit_time=repo.commit_time(), inputs=digest,
+        )
+        return BuildPlan(service, images.image_ref(self.env, service, self.version), args,
+                         digest, labels)
+
+    def run(self, plan: BuildPlan, progress: ui.ServiceProgress) -> BuiltImage:
+        started = time.monotonic()
+        name = plan.service.name
+        progress.say(name, "looking for an image with the same inputs")
+        source = self._local_match(plan) or self._registry_match(plan, progress)
+        if source is not None:
+            if source != self._current_id(plan.image):
+                self.runner.run(dockercmd.tag(self.docker.path, source, plan.image))
+            action = "reused"
+        else:
+            progress.say(name, f"building ({self.docker.builder})")
+            self._build(plan, progress)
+            action = "planned" if self.runner.dry_run else "built"
+        image_id, size = self._inspect(plan.image)
+        seconds = time.monotonic() - started
+        progress.done(name, f"{action} in {seconds:.1f}s")
+        return BuiltImage(name, plan.image, image_id, plan.inputs, size, seconds, action)
+
+    def _current_id(self, image: str) -> str | None:
+        argv = dockercmd.inspect_images(self.docker.path, [image])
+        result = self.runner.run(argv, mutates=False, check=False)
+        return str(json.loads(result.stdout)[0]["Id"]) if result.ok else None
+
+    def _local_match(self, plan: BuildPlan) -> str | None:
+        argv = dockercmd.images_with_label(self.docker.path, images.INPUTS_LABEL, plan.inputs)
+        ids = self.runner.run(argv, mutates=False).stdout.split()
+        return ids[0] if ids else None
+
+    def _registry_match(self, plan: BuildPlan, progress: ui.ServiceProgress) -> str | None:
+        for tag in self._release_tags(plan.service):
+            labels = self.registry.labels(plan.service.name, tag)
+            if labels.get(images.INPUTS_LABEL) == plan.inputs:
+                ref = images.image_ref(self.env, plan.service, tag)
+                progress.say(plan.service.name, f"pulling {ref} (same inputs)")
+                self.runner.run(dockercmd.pull(self.docker.path, ref), retries=2)
+                return ref
+        return None
+
+    def _release_tags(self, service: Service) -> list[str]:
+        if not self._registry_up:
+            return []
+        tags = [Version.parse(t) for t in self.registry.tags(service.name) if is_version_tag(t)]
+        return [str(t) for t in sorted(tags, reverse=True)[:REGISTRY_TAGS_CHECKED]]
+
+    def _cache_from(self, service: Service) -> list[str]:
+        older = [t for t in self._release_tags(service) if Version.parse(t) < self.version]
+        if not older or not self.docker.buildkit:
+            return []
+        return [images.image_ref(self.env, service, older[0])]
+
+    def _build(self, plan: BuildPlan, progress: ui.ServiceProgress) -> None:
+        with tempfile.TemporaryDirectory(prefix="shipyard-build-") as tmp:
+            argv = dockercmd.build(
+                self.docker.path, image=plan.image, context=plan.service.context,
+                dockerfile=plan.service.dockerfile, labels=plan.labels, build_args=plan.args,
+                cache_from=self._cache_from(plan.service), iidfile=Path(tmp) / "iid",
+                buildkit=self.docker.buildkit,
+            )
+            self.runner.run(
+                argv, env=self.docker.build_env, timeout=1800,
+                on_line=lambda line: progress.update(plan.service.name, line),
+                hint=f"fix the build of {plan.service.name} (its output is above), then rerun",
+            )
+
+    def _inspect(self, image: str) -> tuple[str, int]:
+        if self.runner.dry_run:
+            return "", 0
+        out = self.runner.run(dockercmd.inspect_images(self.docker.path, [image]),
+                              mutates=False).stdout
+        data = json.loads(out)[0]
+        return str(data["Id"]), int(data.get("Size") or 0)
+
+
+def build_images(config: Config, env: Environment, runner: Runner, version: Version,
+                 services: Sequence[Service], record: ReleaseRecord,
+                 jobs: int | None = None) -> list[BuiltImage]:
+    builder = Builder(config, env, runner, version)
+    plans = [builder.plan(service) for service in services]
+    # Dry-run output stays in order: one service at a time.
+    workers = 1 if runner.dry_run else (jobs or default_jobs(len(plans)))
+    with record.stage("build") as stage, \
+            ui.progress("build", [p.service.name for p in plans]) as tracker:
+        stage.update(builder=builder.docker.builder, jobs=workers)
+
+        def remember(built: BuiltImage) -> None:
+            record.set_image(built.service, image=built.image, inputs=built.inputs,
+                             image_id=built.image_id, build=built.action)
+
+        results = fan_out(lambda plan: builder.run(plan, tracker), plans,
+                          [p.service.name for p in plans], workers, remember)
+    ui.table(f"build {version} ({builder.docker.builder}, {workers} job(s))",
+             ("service", "image", "size", "duration", "result"),
+             [(r.service, r.image, ui.human_size(r.size) if r.size else "-",
+               f"{r.seconds:.1f}s", r.action) for r in results])
+    return results

@@ -1,0 +1,1 @@
+"""Deploy targets (local, cloudrun, gke) and the local environment's own services."""

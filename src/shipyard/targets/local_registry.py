@@ -1,0 +1,81 @@
+"""The local environment's registry: the CNCF distribution registry (Debian `docker-registry`)
+on 127.0.0.1, its data under `.shipyard/local/registry/`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from shipyard import console
+from shipyard.config import Config, Environment
+from shipyard.errors import ShipyardError, UsageError
+from shipyard.registry import Registry
+from shipyard.runner import Runner
+from shipyard.workspace import state_dir
+
+REGISTRY_BINARY = "docker-registry"
+START_TIMEOUT = 20.0
+
+CONFIG_TEMPLATE = """\
+# written by shipyard (invoke local-up)
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {data}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+class LocalRegistry:
+    def __init__(self, config: Config, env: Environment, runner: Runner) -> None:
+        if env.local is None:
+            raise UsageError(f"environment {env.name!r} is not a local environment",
+                             hint="local-up and local-down work on target = \"local\"")
+        self.port = env.local.registry_port
+        self.runner = runner
+        self.home = state_dir(config.root) / "local" / "registry"
+        self.api = Registry(env.registry)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "registry.pid"
+
+    def up(self) -> bool:
+        """Start the registry unless it already answers. True when it was started now."""
+        if self.api.ping():
+            return False
+        self.home.mkdir(parents=True, exist_ok=True)
+        config_file = self.home / "config.yml"
+        config_file.write_text(CONFIG_TEMPLATE.format(data=self.home / "data", port=self.port))
+        pid = self.runner.spawn((REGISTRY_BINARY, "serve", str(config_file)),
+                                log=self.home / "registry.log")
+        if pid is None:
+            return True
+        self.pid_file.write_text(f"{pid}\n")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.api.ping():
+            if time.monotonic() > deadline:
+                raise ShipyardError(
+                    f"the local registry did not answer on 127.0.0.1:{self.port} within "
+                    f"{START_TIMEOUT:g}s",
+                    hint=f"see {self.home / 'registry.log'}; is the port taken?",
+                )
+            time.sleep(0.1)
+        console.note(f"local registry: started on 127.0.0.1:{self.port} (pid {pid})")
+        return True
+
+    def down(self) -> bool:
+        if not self.pid_file.exists():
+            return False
+        pid = self.pid_file.read_text().strip()
+        if not pid.isdigit():
+            raise ShipyardError(f"{self.pid_file} is not a pid", hint="delete it and rerun")
+        result = self.runner.run(("kill", "-TERM", pid), check=False)
+        if not self.runner.dry_run:
+            self.pid_file.unlink(missing_ok=True)
+        return result.ok

@@ -1,0 +1,78 @@
+"""Finds the external tools and what they can do on this machine: detected, never assumed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from shipyard.commands import docker as dockercmd
+from shipyard.errors import ShipyardError
+from shipyard.runner import Runner
+
+# Debian's docker.io client may sit behind another client that lacks buildx (TOOLING-FACTS).
+DOCKER_CANDIDATES = ("docker", "/usr/bin/docker", "/usr/local/bin/docker")
+BUILDKIT_BUILTIN_BEFORE = 23  # clients before 23.0 ship BuildKit without the buildx plugin
+
+
+@dataclass(frozen=True)
+class DockerClient:
+    path: str
+    version: str
+    buildkit: bool
+
+    @property
+    def build_env(self) -> dict[str, str]:
+        return {"DOCKER_BUILDKIT": "1" if self.buildkit else "0"}
+
+    @property
+    def builder(self) -> str:
+        return "BuildKit" if self.buildkit else "legacy builder"
+
+
+def _candidates() -> list[str]:
+    override = os.environ.get("SHIPYARD_DOCKER")
+    names = [override] if override else list(DOCKER_CANDIDATES)
+    found: list[str] = []
+    for name in names:
+        path = shutil.which(name)
+        if path and Path(path).resolve() not in [Path(f).resolve() for f in found]:
+            found.append(path)
+    return found
+
+
+def _major(version: str) -> int:
+    try:
+        return int(version.split(".")[0])
+    except ValueError:
+        return 0
+
+
+@cache
+def _probe(path: str) -> DockerClient | None:
+    runner = Runner()
+    version = runner.run(dockercmd.client_version(path), mutates=False, check=False, timeout=20)
+    if not version.ok:
+        return None
+    text = version.stdout.strip()
+    if _major(text) < BUILDKIT_BUILTIN_BEFORE:
+        return DockerClient(path, text, buildkit=True)
+    buildx = runner.run(dockercmd.buildx_version(path), mutates=False, check=False, timeout=20)
+    return DockerClient(path, text, buildkit=buildx.ok)
+
+
+def docker_client(runner: Runner) -> DockerClient:
+    """The docker client to use: the first that does BuildKit, else the first that runs."""
+    probes = [p for p in (_probe(path) for path in _candidates()) if p is not None]
+    if not probes:
+        raise ShipyardError("no working docker client found",
+                            hint="run scripts/bootstrap.sh (installs docker.io)")
+    client = next((p for p in probes if p.buildkit), probes[0])
+    server = runner.run(dockercmd.server_version(client.path), mutates=False, check=False,
+                        timeout=20)
+    if not server.ok:
+        raise ShipyardError("the Docker engine does not answer",
+                            hint="run scripts/bootstrap.sh (starts dockerd), then rerun")
+    return client

@@ -1,0 +1,156 @@
+"""`invoke build` and `invoke push` with the real Docker engine and a real registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import GIT_IDENTITY, AppRepo, LocalRegistryProcess, Ran, invoke
+
+pytestmark = pytest.mark.integration
+
+
+def record(app: AppRepo, version: str) -> dict:
+    return json.loads((app.work / ".shipyard" / "releases" / f"{version}.json").read_text())
+
+
+def image_id(ref: str) -> str:
+    return subprocess.run(("docker", "image", "inspect", "--format", "{{.Id}}", ref),
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def image_labels(ref: str) -> dict[str, str]:
+    out = subprocess.run(("docker", "image", "inspect", "--format", "{{json .Config.Labels}}",
+                          ref), capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out))
+
+
+def test_build_push_records_registry_digests(images_app: AppRepo,
+                                             registry: LocalRegistryProcess) -> None:
+    built = invoke(images_app.work, "build", "--version", "v1.0.0")
+    assert built.code == 0, built.text
+    assert built.out.count("built") >= 2
+    ref = f"127.0.0.1:{registry.port}/demo/alpha:v1.0.0"
+    labels = image_labels(ref)
+    head = images_app.git("rev-parse", "HEAD")
+    assert labels["org.opencontainers.image.version"] == "v1.0.0"
+    assert labels["org.opencontainers.image.revision"] == head
+    assert labels["org.opencontainers.image.created"].endswith("Z")
+    assert labels["dev.shipyard.inputs"].startswith("sha256:")
+
+    pushed = invoke(images_app.work, "push", "--version", "v1.0.0")
+    assert pushed.code == 0, pushed.text
+    data = record(images_app, "v1.0.0")
+    for service in ("alpha", "beta"):
+        entry = data["images"][service]
+        assert entry["image"] == f"127.0.0.1:{registry.port}/demo/{service}:v1.0.0"
+        assert entry["digest"] == registry.digest(f"demo/{service}", "v1.0.0")
+        assert entry["digest"].startswith("sha256:")
+    assert data["stages"]["build"]["status"] == "done"
+    assert data["stages"]["push"]["status"] == "done"
+    assert data["stages"]["push"]["seconds"] >= 0
+
+
+def test_rebuild_of_unchanged_inputs_reuses_and_labels_stay(images_app: AppRepo) -> None:
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    ref = next(iter(record(images_app, "v1.0.0")["images"].values()))["image"]
+    first_id, first_labels = image_id(ref), image_labels(ref)
+
+    again = invoke(images_app.work, "build", "--version", "v1.0.0")
+    assert again.code == 0, again.text
+    assert "reused" in again.out and "built" not in again.out.replace("build v1", "")
+    assert "docker build" not in again.err
+    assert image_id(ref) == first_id and image_labels(ref) == first_labels
+
+
+def test_changed_service_rebuilds_only_that_service(images_app: AppRepo) -> None:
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    images_app.commit("beta/content.txt", f"beta changed {images_app.work}\n")
+    ran = invoke(images_app.work, "build", "--version", "v1.0.0")
+    assert ran.code == 0, ran.text
+    rows = {line.split("│")[1].strip(): line for line in ran.out.splitlines() if "│" in line}
+    assert "reused" in rows["alpha"] and "built" in rows["beta"]
+
+
+def test_same_digest_repush_is_skipped_and_overwrite_refused(images_app: AppRepo,
+                                                            registry: LocalRegistryProcess
+                                                            ) -> None:
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    assert invoke(images_app.work, "push", "--version", "v1.0.0").code == 0
+    digest = registry.digest("demo/alpha", "v1.0.0")
+
+    again = invoke(images_app.work, "push", "--version", "v1.0.0")
+    assert again.code == 0, again.text
+    assert again.out.count("skipped") == 2 and "docker push" not in again.err
+
+    images_app.commit("alpha/content.txt", f"a different image {images_app.work}\n")
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    refused = invoke(images_app.work, "push", "--version", "v1.0.0", "--service", "alpha")
+    assert refused.code == 1
+    assert "already in the registry" in refused.err and "never overwritten" in refused.err
+    assert registry.digest("demo/alpha", "v1.0.0") == digest
+
+
+def test_push_of_unbuilt_version_names_the_fix(images_app: AppRepo) -> None:
+    ran = invoke(images_app.work, "push", "--version", "v9.9.9")
+    assert ran.code == 1
+    assert "not built here" in ran.err and "invoke build --version v9.9.9" in ran.err
+
+
+def test_registry_stopped_mid_push_then_rerun_completes(images_app: AppRepo,
+                                                        registry: LocalRegistryProcess) -> None:
+    # beta gets a bigger layer so its push is still under way when the registry dies.
+    big = bytes(range(256)) * 40000 + str(images_app.work).encode()
+    (images_app.work / "beta" / "content.txt").write_bytes(big)
+    images_app.git("add", "-A")
+    images_app.git("commit", "-q", "-m", "big beta")
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    ids = {s: image_id(f"127.0.0.1:{registry.port}/demo/{s}:v1.0.0") for s in ("alpha", "beta")}
+
+    # Sequential pushes (--jobs 1): alpha completes, then the registry dies as beta starts.
+    proc = subprocess.Popen((sys.executable, "-m", "invoke", "push", "--version", "v1.0.0",
+                             "--jobs", "1"), cwd=images_app.work, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **GIT_IDENTITY, "NO_COLOR": "1"})
+    err_lines = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        err_lines.append(line)
+        if "[push] beta: pushing" in line:
+            registry.stop()
+    failed = Ran(proc.wait(timeout=120), proc.stdout.read() if proc.stdout else "",
+                 "".join(err_lines))
+    assert failed.code == 1, failed.text
+    assert "failed: beta (succeeded: alpha)" in failed.err
+    assert "hint:" in failed.err and "Traceback" not in failed.text
+    assert failed.err.count("docker push 127.0.0.1") >= 3  # beta was retried
+
+    registry.start()
+    rebuilt = invoke(images_app.work, "build", "--version", "v1.0.0")
+    assert rebuilt.code == 0 and "docker build" not in rebuilt.err
+    done = invoke(images_app.work, "push", "--version", "v1.0.0")
+    assert done.code == 0, done.text
+    assert "skipped" in done.out and "pushed" in done.out
+    data = record(images_app, "v1.0.0")
+    for service in ("alpha", "beta"):
+        assert data["images"][service]["digest"] == registry.digest(f"demo/{service}", "v1.0.0")
+        assert image_id(data["images"][service]["image"]) == ids[service]
+
+
+@pytest.mark.parametrize("snippet, key", [
+    ('[services."Bad_Name"]\ncontext = "alpha"\nport = 8080\n', 'services.Bad_Name'),
+    ('[services.alpha.build_args]\n"A;id" = "1"\n', "services.alpha.build_args.A;id"),
+    ('[services.alpha.build_args]\nX = "1\\nRUN id"\n', "services.alpha.build_args.X"),
+])
+def test_hostile_config_refused_before_docker_runs(images_app: AppRepo, snippet: str,
+                                                   key: str) -> None:
+    config = images_app.work / "shipyard.toml"
+    config.write_text(config.read_text() + "\n" + snippet)
+    ran = invoke(images_app.work, "build", "--version", "v1.0.0", "--dry-run")
+    assert ran.code == 2, ran.text
+    assert ran.err.startswith(f"error: shipyard.toml: {key}")
+    assert "docker" not in ran.out and not (images_app.work / ".shipyard" / "releases").exists()

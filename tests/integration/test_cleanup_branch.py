@@ -1,0 +1,99 @@
+"""`invoke cleanup-branch` against a real git repo with a bare remote."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import AppRepo, invoke
+
+pytestmark = pytest.mark.integration
+FEATURE = "feature/worker-provider-integration"
+
+
+def push_feature(repo: AppRepo, *, merge: bool) -> str:
+    repo.git("switch", "-q", "-c", FEATURE)
+    sha = repo.commit("worker.txt", "runway\n", "worker provider")
+    repo.git("push", "-q", "origin", FEATURE)
+    repo.git("switch", "-q", "main")
+    if merge:
+        repo.git("merge", "-q", "--no-ff", "-m", "Merge feature", FEATURE)
+        repo.git("push", "-q", "origin", "main")
+    return sha
+
+
+def remote_branches(repo: AppRepo) -> str:
+    return repo.git("ls-remote", "--heads", "origin")
+
+
+def test_merged_branch_is_deleted_remote_and_local(app_repo: AppRepo) -> None:
+    push_feature(app_repo, merge=True)
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE)
+    assert ran.code == 0, ran.text
+    assert FEATURE not in remote_branches(app_repo)
+    assert FEATURE not in app_repo.git("branch", "--list")
+    assert f"deleted origin/{FEATURE}" in ran.err
+
+    again = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE)
+    assert again.code == 0 and "already gone" in again.err
+
+
+def test_unmerged_branch_is_refused_then_forced(app_repo: AppRepo) -> None:
+    sha = push_feature(app_repo, merge=False)
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE)
+    assert ran.code == 1
+    assert "is not merged into origin/main" in ran.err and sha[:12] in ran.err
+    assert "--force" in ran.err
+    assert app_repo.remote_refs() == before
+    assert FEATURE in app_repo.git("branch", "--list")
+
+    forced = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE, "--force")
+    assert forced.code == 0, forced.text
+    assert FEATURE not in remote_branches(app_repo)
+    assert FEATURE not in app_repo.git("branch", "--list")
+
+
+@pytest.mark.parametrize("branch", ["main", "develop", "release/1.0"])
+def test_protected_branches_are_always_refused(app_repo: AppRepo, branch: str) -> None:
+    if branch != "main":
+        app_repo.git("push", "-q", "origin", f"main:refs/heads/{branch}")
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", branch, "--force")
+    assert ran.code == 2
+    assert "protected" in ran.err
+    assert app_repo.remote_refs() == before
+
+
+def test_missing_branch_is_success_with_note(app_repo: AppRepo) -> None:
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", "feature/never-existed")
+    assert ran.code == 0, ran.text
+    assert "already gone" in ran.err
+
+
+def test_dry_run_deletes_nothing(app_repo: AppRepo) -> None:
+    push_feature(app_repo, merge=True)
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE, "--dry-run")
+    assert ran.code == 0, ran.text
+    assert f"[dry-run] git push origin --delete refs/heads/{FEATURE}" in ran.out
+    assert f"[dry-run] git branch -D {FEATURE}" in ran.out
+    assert app_repo.remote_refs() == before
+    assert FEATURE in app_repo.git("branch", "--list")
+
+
+def test_checked_out_branch_is_refused(app_repo: AppRepo) -> None:
+    push_feature(app_repo, merge=True)
+    app_repo.git("switch", "-q", FEATURE)
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE)
+    assert ran.code == 1 and "checked out" in ran.err
+    assert FEATURE in remote_branches(app_repo)
+
+
+@pytest.mark.parametrize("bad", ["-rf", "--all", "a..b", "feature/x.lock", "bad name",
+                                 "refs/heads/x", "", "x~1", "HEAD"])
+def test_invalid_names_exit_2(app_repo: AppRepo, bad: str) -> None:
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "cleanup-branch", f"--branch={bad}")
+    assert ran.code == 2, ran.text
+    assert "error:" in ran.err and "Traceback" not in ran.text
+    assert app_repo.remote_refs() == before
