@@ -7,7 +7,7 @@ trivy reports every severity; the threshold, the allow list (reasons, expiry) an
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,28 @@ from shipyard.config import SEVERITIES
 
 VULN, SECRET, MISCONFIG = "vuln", "secret", "misconfig"
 MASKED = "<masked by shipyard: this image holds a secret>"
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """What one run scans for and how it judges: the policy with the flags on top."""
+
+    severity: str
+    scanners: tuple[str, ...]
+    ignore_unfixed: bool
+    db_repository: str | None
+
+    @property
+    def limited(self) -> bool:
+        return "vuln" not in self.scanners
+
+    def describe(self) -> str:
+        text = f"threshold {self.severity}, scanners {', '.join(self.scanners)}"
+        if self.ignore_unfixed:
+            text += ", unfixed vulnerabilities ignored"
+        if self.limited:
+            text += " (LIMITED: no vulnerability scan, as set by scan.scanners)"
+        return text
 
 
 @dataclass(frozen=True)
@@ -60,13 +82,19 @@ def normal_severity(value: object) -> str:
 def findings(report: Mapping[str, Any]) -> list[Finding]:
     """Every finding in a trivy JSON report (vulnerabilities, secrets, failed checks)."""
     found: list[Finding] = []
+    image = report.get("ArtifactName")
     for result in report.get("Results") or []:
         target = str(result.get("Target", ""))
+        if target == image and result.get("Class") in ("secret", "config"):
+            target = "the image config"
+        # OS packages: Target is "IMAGE (alpine 3.19.1)"; language packages: a file path.
+        where = target.removeprefix(f"{image} (").removesuffix(")") if image else target
         for vuln in result.get("Vulnerabilities") or []:
+            package = f"{vuln.get('PkgName', '?')} {vuln.get('InstalledVersion', '')}".strip()
             found.append(Finding(
                 VULN, str(vuln.get("VulnerabilityID", "?")), normal_severity(vuln.get("Severity")),
-                f"{target}: {vuln.get('PkgName', '?')} {vuln.get('InstalledVersion', '')}".strip(),
-                str(vuln.get("Title") or ""), fixed=bool(vuln.get("FixedVersion")),
+                f"{package} ({where})", str(vuln.get("Title") or ""),
+                fixed=bool(vuln.get("FixedVersion")),
             ))
         for secret in result.get("Secrets") or []:
             found.append(Finding(SECRET, str(secret.get("RuleID", "?")),
@@ -146,3 +174,31 @@ def record_entry(verdict: Verdict) -> dict[str, Any]:
         "unfixed_ignored": verdict.unfixed,
         "passed": verdict.passed,
     }
+
+
+def summary(verdicts: Sequence[Verdict], show_unfixed: bool = False
+            ) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """Columns and rows of the summary table: counts by severity, highest first."""
+    severities = tuple(reversed(SEVERITIES))
+    extra = ("unfixed",) if show_unfixed else ()
+    columns = ("service", *severities, "allowed", "expired", *extra, "result")
+    rows = []
+    for v in verdicts:
+        result = "pass" if v.passed else f"FAIL ({len(v.blocking)} blocking)"
+        unfixed = (str(v.unfixed),) if show_unfixed else ()
+        rows.append((v.service, *(str(v.counts[s]) for s in severities), str(len(v.allowed)),
+                     str(len(v.expired)), *unfixed, result))
+    return columns, rows
+
+
+def failure(verdicts: Sequence[Verdict]) -> str | None:
+    """The one-line error when the gate fails, naming the first blocking finding; else None."""
+    failed = [v for v in verdicts if not v.passed]
+    if not failed:
+        return None
+    count = sum(len(v.blocking) for v in failed)
+    first = failed[0]
+    names = ", ".join(v.service for v in failed)
+    plural = "finding" if count == 1 else "findings"
+    return (f"scan gate failed for {names}: {count} {plural} at or above {first.threshold}, "
+            f"first {first.service}: {first.blocking[0].describe()}")

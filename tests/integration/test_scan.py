@@ -1,0 +1,186 @@
+"""`invoke scan` with the real trivy against images built by the real Docker engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import AppRepo, invoke
+from tests.integration.conftest import (
+    FAKE_TOKEN,
+    VERSION,
+    ScanImages,
+    free_port,
+    make_trivy_db,
+    scan_config,
+)
+
+pytestmark = pytest.mark.integration
+
+REPORTS = Path(".shipyard/reports") / VERSION
+
+
+def record(repo: AppRepo) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (repo.work / ".shipyard/releases" / f"{VERSION}.json").read_text())
+    return data
+
+
+def write_allowlist(repo: AppRepo, *entries: str) -> None:
+    (repo.work / "trivy-allowlist.toml").write_text("".join(f"[[allow]]\n{e}\n" for e in entries))
+
+
+def test_baked_in_token_fails_the_gate_and_a_clean_image_passes(scan_app: AppRepo) -> None:
+    ran = invoke(scan_app.work, "scan", "--version", VERSION)
+    assert ran.code == 1, ran.text
+    assert "error: scan gate failed for leaky: 2 findings at or above CRITICAL, first leaky: " \
+        "CRITICAL secret github-pat in /app.env (GitHub Personal Access Token)" in ran.err
+    assert "LIMITED: no vulnerability scan" in ran.err  # the offline choice is said every run
+    assert "Traceback" not in ran.text
+    assert FAKE_TOKEN not in ran.text
+    rows = {line.split()[1]: line for line in ran.out.splitlines() if line.startswith("│")}
+    assert "pass" in rows["clean"] and "FAIL" in rows["leaky"]
+
+    for service in ("clean", "leaky"):
+        report_text = (scan_app.work / REPORTS / f"{service}.trivy.json").read_text()
+        assert FAKE_TOKEN not in report_text  # trivy copies build steps verbatim: masked
+        assert json.loads(report_text)["ArtifactName"].endswith(f"/{service}:{VERSION}")
+        sbom = json.loads((scan_app.work / REPORTS / f"{service}.cdx.json").read_text())
+        assert sbom["bomFormat"] == "CycloneDX"
+
+    scan = record(scan_app)["scan"]
+    assert scan["limited"] is True and scan["scanners"] == ["secret", "misconfig"]
+    assert scan["passed"] is False and scan["db"]["source"] == "none"
+    assert scan["services"]["leaky"]["blocking_ids"] == ["github-pat"]
+    assert scan["services"]["clean"]["passed"] is True
+
+    clean = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "clean")
+    assert clean.code == 0, clean.text
+
+
+def test_allow_list_accepts_a_finding_until_it_expires(scan_app: AppRepo) -> None:
+    today = dt.date.today()
+    write_allowlist(scan_app, f'id = "github-pat"\nreason = "test fixture token"\n'
+                              f'expires = {today}\nservice = "leaky"')
+    ran = invoke(scan_app.work, "scan", "--version", VERSION)
+    assert ran.code == 0, ran.text
+    assert record(scan_app)["scan"]["services"]["leaky"]["allowed"] == ["github-pat"]
+
+    yesterday = today - dt.timedelta(days=1)
+    write_allowlist(scan_app, f'id = "github-pat"\nreason = "test fixture token"\n'
+                              f"expires = {yesterday}")
+    ran = invoke(scan_app.work, "scan", "--version", VERSION)
+    assert ran.code == 1, ran.text
+    assert f"EXPIRED allow-list entry 1 (github-pat, expired {yesterday})" in ran.err
+    assert record(scan_app)["scan"]["expired_entries"] == ["github-pat"]
+
+
+def test_allow_list_for_another_service_does_not_apply(scan_app: AppRepo) -> None:
+    write_allowlist(scan_app, 'id = "github-pat"\nreason = "only clean"\nexpires = 2999-01-01\n'
+                              'service = "clean"')
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "leaky")
+    assert ran.code == 1, ran.text
+
+
+def test_invalid_allow_list_entry_exits_2_naming_file_entry_and_key(scan_app: AppRepo) -> None:
+    write_allowlist(scan_app, 'id = "CVE-2024-1"\nreason = "ok"\nexpires = 2999-01-01',
+                    'id = "DS-0002"\nexpires = 2999-01-01')
+    ran = invoke(scan_app.work, "scan", "--version", VERSION)
+    assert ran.code == 2, ran.text
+    assert "trivy-allowlist.toml: [[allow]] entry 2: key 'reason'" in ran.err
+    assert not (scan_app.work / REPORTS).exists()
+
+
+def test_threshold_per_environment_and_the_flag_overrides_it(
+        scan_app: AppRepo, scan_images: ScanImages) -> None:
+    (scan_app.work / "shipyard.toml").write_text(scan_config(
+        scan_images, scan='scanners = ["secret", "misconfig"]', env_scan='severity = "HIGH"'))
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "clean")
+    assert ran.code == 1, ran.text
+    assert "HIGH misconfig DS-0002" in ran.err  # the image runs as root
+
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "clean",
+                 "--severity", "critical")
+    assert ran.code == 0, ran.text
+
+
+def test_dry_run_prints_trivy_commands_and_writes_no_report(scan_app: AppRepo) -> None:
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--dry-run")
+    assert ran.code == 0, ran.text
+    planned = [line for line in ran.out.splitlines() if line.startswith("[dry-run] ")]
+    assert len(planned) == 6  # a scan and an SBOM per service
+    assert " image " in planned[0] and "--scanners secret,misconfig" in planned[0]
+    assert " convert " in planned[1] and "--format cyclonedx" in planned[1]
+    assert not (scan_app.work / REPORTS).exists()
+    assert not (scan_app.work / ".shipyard/releases").exists() or \
+        not list((scan_app.work / ".shipyard/releases").iterdir())
+
+
+def test_missing_trivy_names_the_install(scan_app: AppRepo, tmp_path: Path) -> None:
+    ran = invoke(scan_app.work, "scan", "--version", VERSION,
+                 env={"SHIPYARD_TRIVY": str(tmp_path / "nowhere" / "trivy"),
+                      "PATH": "/usr/bin:/bin"})
+    assert ran.code == 1, ran.text
+    assert "error: trivy not found" in ran.err
+    assert "pip install 'shipyard[trivy]'" in ran.err
+
+
+def test_vulnerability_scan_without_a_db_is_an_error_not_a_pass(
+        scan_app: AppRepo, scan_images: ScanImages) -> None:
+    unreachable = f"127.0.0.1:{free_port()}/trivy-db"
+    (scan_app.work / "shipyard.toml").write_text(
+        scan_config(scan_images, scan=f'db_repository = "{unreachable}"'))
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "clean")
+    assert ran.code == 1, ran.text
+    assert f"vulnerability DB cannot be had from {unreachable}" in ran.err
+    assert "scan.db_repository" in ran.err and 'scan.scanners = ["secret", "misconfig"]' in ran.err
+    assert not (scan_app.work / REPORTS / "clean.trivy.json").exists()
+
+
+def test_image_not_built_says_build_first(scan_app: AppRepo) -> None:
+    ran = invoke(scan_app.work, "scan", "--version", "v9.9.9", "--service", "clean")
+    assert ran.code == 1, ran.text
+    assert "is not in the local Docker engine" in ran.err
+    assert "invoke build --version v9.9.9" in ran.err
+
+
+def test_vulnerability_gate_with_a_db_from_a_local_registry(
+        scan_app: AppRepo, scan_images: ScanImages, trivy_db_repository: str) -> None:
+    (scan_app.work / "shipyard.toml").write_text(
+        scan_config(scan_images, scan=f'db_repository = "{trivy_db_repository}"'))
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "oldlibs")
+    assert ran.code == 1, ran.text
+    assert "CRITICAL vuln CVE-2099-0001 in musl 1.2.4-r2 (alpine 3.19.1)" in ran.err
+    assert "LIMITED" not in ran.err
+    scan = record(scan_app)["scan"]
+    assert scan["db"]["source"] == "db_repository" and scan["limited"] is False
+    assert scan["services"]["oldlibs"]["counts"] == {  # LOW: DS-0026, no HEALTHCHECK
+        "CRITICAL": 1, "HIGH": 1, "MEDIUM": 1, "LOW": 1, "UNKNOWN": 0}
+
+    write_allowlist(scan_app, 'id = "CVE-2099-0001"\nreason = "musl update queued"\n'
+                              "expires = 2999-01-01")
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "oldlibs",
+                 "--severity", "HIGH")
+    assert ran.code == 1, ran.text
+    assert "HIGH vuln CVE-2099-0002" in ran.err  # no fix exists, but it still counts
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "oldlibs",
+                 "--severity", "HIGH", "--ignore-unfixed")
+    assert ran.code == 0, ran.text
+    assert record(scan_app)["scan"]["services"]["oldlibs"]["allowed"] == ["CVE-2099-0001"]
+
+
+def test_a_cached_db_is_used_loudly_when_no_update_can_be_had(
+        scan_app: AppRepo, scan_images: ScanImages) -> None:
+    make_trivy_db(scan_app.work / ".shipyard/cache/trivy/db", next_update="2000-01-01T00:00:00Z")
+    unreachable = f"127.0.0.1:{free_port()}/trivy-db"
+    (scan_app.work / "shipyard.toml").write_text(
+        scan_config(scan_images, scan=f'db_repository = "{unreachable}"'))
+    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--service", "oldlibs")
+    assert ran.code == 1, ran.text
+    assert "warning: could not update the vulnerability DB" in ran.err
+    assert "CVE-2099-0001" in ran.err
+    assert record(scan_app)["scan"]["db"]["source"] == "cache"
