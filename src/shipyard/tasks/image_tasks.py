@@ -1,4 +1,4 @@
-"""Fase 1 and 4 tasks: build, scan and push images; the local registry."""
+"""Fase 1 tasks: build and push images."""
 
 from __future__ import annotations
 
@@ -96,25 +96,3 @@ def push(
     push_images(environment, runner, parsed, services, record, jobs or None)
     if not runner.dry_run:
         console.note(f"release record: {record.path}")
-
-
-@task(name="local-up", help={"env": ENV_HELP, "dry-run": DRY_RUN_HELP})
-@expected_failures
-def local_up(c: Context, env: str = "local", dry_run: bool = False) -> None:
-    """Start the local environment's registry on 127.0.0.1 (a no-op when it already answers)."""
-    config = load_config(c)
-    environment = config.environment(env)
-    runner = make_runner(config, is_dry_run(c, dry_run))
-    registry = LocalRegistry(config, environment, runner)
-    if not registry.up():
-        console.note(f"local registry: already answering on 127.0.0.1:{registry.port}")
-
-
-@task(name="local-down", help={"env": ENV_HELP, "dry-run": DRY_RUN_HELP})
-@expected_failures
-def local_down(c: Context, env: str = "local", dry_run: bool = False) -> None:
-    """Stop the local environment's registry started by local-up."""
-    config = load_config(c)
-    runner = make_runner(config, is_dry_run(c, dry_run))
-    registry = LocalRegistry(config, config.environment(env), runner)
-    console.note("local registry: stopped" if registry.down() else "local registry: not running")

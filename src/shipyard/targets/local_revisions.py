@@ -1,0 +1,148 @@
+"""Revision containers of the local environment: found by label, created from an env file.
+
+A revision is one container running one image digest with one set of settings (env vars and
+secrets). Containers are found by their labels, never by name patterns; the root label keeps
+two checkouts of the same project on one machine apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard.commands import docker_containers as dc
+from shipyard.errors import UsageError
+from shipyard.images import SERVICE_LABEL
+from shipyard.runner import Runner
+
+ROOT_LABEL = "dev.shipyard.root"
+ENV_LABEL = "dev.shipyard.env"
+VERSION_LABEL = "dev.shipyard.version"
+DIGEST_LABEL = "dev.shipyard.digest"
+SETTINGS_LABEL = "dev.shipyard.settings"  # keyed hash of the env vars, never the values
+NEVER = "0001-01-01T00:00:00Z"  # docker's FinishedAt of a container that never stopped
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    running: bool
+    status: str
+    exit_code: int
+    finished: str
+    labels: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Container:
+        return cls(name=str(data["name"]).lstrip("/"), image=str(data["image"]),
+                   running=bool(data["running"]), status=str(data["status"]),
+                   exit_code=int(data["exit_code"]), finished=str(data["finished"]),
+                   labels=dict(data.get("labels") or {}), ports=dict(data.get("ports") or {}))
+
+    @property
+    def service(self) -> str:
+        return self.labels.get(SERVICE_LABEL, "")
+
+    def host_port(self, container_port: int) -> int | None:
+        for binding in self.ports.get(f"{container_port}/tcp") or []:
+            if binding.get("HostIp") == dc.LOOPBACK and binding.get("HostPort"):
+                return int(binding["HostPort"])
+        return None
+
+
+def settings_hash(key_file: Path, env: Mapping[str, str]) -> str:
+    """Same env vars → same hash. Keyed (HMAC, key 0600 under .shipyard/), so the hash in a
+    container label or name cannot be used to test guesses of a secret."""
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    key = key_file.read_text().strip().encode()
+    body = json.dumps(sorted(env.items())).encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+@contextmanager
+def env_file(values: Mapping[str, str], dry_run: bool) -> Iterator[Path]:
+    """A 0600 env file in a private (0700) temp dir, deleted on exit. Never on argv."""
+    for name, value in values.items():
+        if any(c in value for c in "\r\n\x00"):
+            raise UsageError(f"the value of {name} holds a line break or NUL",
+                             hint="docker env files carry one-line values only")
+    if dry_run:
+        yield Path(tempfile.gettempdir()) / "shipyard-env-XXXXXX" / "env"
+        return
+    folder = Path(tempfile.mkdtemp(prefix="shipyard-env-"))
+    try:
+        path = folder / "env"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines(f"{name}={value}\n" for name, value in values.items())
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Containers:
+    """docker commands on this app's and environment's revision containers."""
+
+    def __init__(self, runner: Runner, docker: str, scope: Mapping[str, str]) -> None:
+        self.runner = runner
+        self.docker = docker
+        self.scope = dict(scope)
+
+    def all(self) -> list[Container]:
+        ids = self.runner.run(dc.ps(self.docker, self.scope), mutates=False).stdout.split()
+        return self._inspect(ids) if ids else []
+
+    def get(self, name: str) -> Container | None:
+        found = self._inspect([name], check=False)
+        return found[0] if found and found[0].labels.get(ROOT_LABEL) == self.scope[
+            ROOT_LABEL] else None
+
+    def _inspect(self, refs: Sequence[str], check: bool = True) -> list[Container]:
+        result = self.runner.run(dc.inspect(self.docker, refs), mutates=False, check=check)
+        if not result.ok:
+            return []
+        return [Container.from_json(json.loads(line)) for line in result.stdout.splitlines()
+                if line.strip()]
+
+    def create(self, name: str, image: str, port: int, labels: Mapping[str, str],
+               env: Mapping[str, str]) -> None:
+        with env_file(env, self.runner.dry_run) as path:
+            argv = dc.run(self.docker, name=name, image=image, container_port=port,
+                          labels={**self.scope, **labels}, env_file=path if env else None)
+            self.runner.run(argv, timeout=300, hint="is the local registry up (invoke local-up)?")
+
+    def start(self, names: Sequence[str]) -> None:
+        if names:
+            self.runner.run(dc.start(self.docker, names), timeout=120)
+
+    def stop(self, names: Sequence[str]) -> None:
+        if names:
+            self.runner.run(dc.stop(self.docker, names), timeout=120)
+
+    def remove(self, names: Sequence[str], force: bool = False) -> None:
+        if names:
+            self.runner.run(dc.remove(self.docker, names, force), check=False, timeout=120)
+
+    def port(self, name: str, container_port: int) -> int:
+        out = self.runner.run(dc.port(self.docker, name, container_port), mutates=False).stdout
+        return int(out.split()[0].rsplit(":", 1)[1])
+
+    def logs(self, name: str, tail: int = 40) -> str:
+        result = self.runner.run(dc.logs(self.docker, name, tail), mutates=False, check=False)
+        return self.runner.redactor((result.stdout + result.stderr).strip())
