@@ -36,7 +36,7 @@ def tag_release(
     if not message.strip() or "\x00" in message:
         raise UsageError("the tag message is empty", hint="pass --message TEXT")
     repo = GitRepo.open(config.root)
-    head = _preflight(repo, runner, config.project.release_branch, remote if push else None)
+    head = git_preflight(repo, runner, config.project.release_branch, remote if push else None)
     tag = str(version)
     local = repo.local_tag(tag)
     remote_tag = _remote_tag(runner, remote, tag) if push else None
@@ -56,7 +56,18 @@ def tag_release(
     return TagResult(version, head, created, pushed, _note(tag, head, created, pushed, remote))
 
 
-def _preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None) -> str:
+def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -> str:
+    """Refuse a tag that exists elsewhere; say what tagging will do. Changes nothing."""
+    local = repo.local_tag(tag)
+    remote_tag = _remote_tag(runner, remote, tag)
+    _refuse_elsewhere(local, "locally", tag, head)
+    _refuse_elsewhere(remote_tag, f"on {remote}", tag, head)
+    if local and remote_tag:
+        return "already on HEAD"
+    return "will be pushed" if local else "will be created"
+
+
+def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None) -> str:
     """All checks before any change: clean tree, on the release branch, in step with remote."""
     head = repo.head
     repo.require_clean()

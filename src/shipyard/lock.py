@@ -1,0 +1,115 @@
+"""One release, deploy or rollback at a time per environment: a lock file naming its holder.
+
+A holder that died (same host, process gone) leaves a stale lock; it is refused like any other
+until the user breaks it with --break-lock, so nobody steps on a deploy that is still alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from shipyard import console
+from shipyard.errors import ShipyardError
+from shipyard.workspace import state_dir
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    action: str
+    version: str
+    since: str
+    started: str  # the process's start tick, so a recycled pid is not taken for the holder
+
+    def describe(self) -> str:
+        return (f"pid {self.pid} on {self.host} ({self.action} {self.version}, "
+                f"since {self.since})")
+
+
+def _start_tick(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22: starttime
+
+
+def is_alive(holder: Holder) -> bool | None:
+    """True/False on this host; None when the holder runs elsewhere (cannot tell)."""
+    if holder.host != socket.gethostname():
+        return None
+    tick = _start_tick(holder.pid)
+    return bool(tick) and (not holder.started or tick == holder.started)
+
+
+def lock_path(root: Path, env: str) -> Path:
+    return state_dir(root) / "locks" / f"{env}.lock"
+
+
+def read_holder(path: Path) -> Holder | None:
+    try:
+        return Holder(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        return Holder(0, "?", "?", "?", "?", "")  # unreadable: treated as a stale lock
+
+
+@contextmanager
+def env_lock(root: Path, env: str, action: str, version: str, *,
+             break_lock: bool = False, dry_run: bool = False) -> Iterator[None]:
+    if dry_run:  # a dry run changes nothing, so it needs no lock; it still reports a holder
+        holder = read_holder(lock_path(root, env))
+        if holder is not None:
+            console.note(f"note: {env} is locked by {holder.describe()}")
+        yield
+        return
+    path = lock_path(root, env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = Holder(os.getpid(), socket.gethostname(), action, version,
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), _start_tick(os.getpid()))
+    _acquire(path, me, env, break_lock)
+    try:
+        yield
+    finally:
+        if read_holder(path) == me:
+            path.unlink(missing_ok=True)
+
+
+def _acquire(path: Path, me: Holder, env: str, break_lock: bool) -> None:
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = read_holder(path)
+            if holder is None:
+                continue  # released between our two calls: try again
+            _refuse_or_break(path, holder, env, break_lock)
+            continue
+        with os.fdopen(fd, "w") as out:
+            json.dump(asdict(me), out)
+        return
+    raise ShipyardError(f"could not take the {env} lock ({path})", hint="rerun")
+
+
+def _refuse_or_break(path: Path, holder: Holder, env: str, break_lock: bool) -> None:
+    alive = is_alive(holder)
+    if alive:
+        raise ShipyardError(f"{env} is locked: a deploy is running, {holder.describe()}",
+                            hint="wait for it to finish; one deploy at a time per environment")
+    if not break_lock:
+        state = "has died" if alive is False else "runs on another host (cannot check it)"
+        raise ShipyardError(
+            f"{env} is locked by {holder.describe()}, which {state}",
+            hint="if no deploy is running, rerun with --break-lock (the rerun resumes)",
+        )
+    console.note(f"breaking the stale {env} lock of {holder.describe()}")
+    path.unlink(missing_ok=True)

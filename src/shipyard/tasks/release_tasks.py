@@ -1,0 +1,76 @@
+"""Fase 4/5 tasks: release end to end, deploy, roll back, and show what runs."""
+
+from __future__ import annotations
+
+import json
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from shipyard import release as pipeline
+from shipyard.status import collect_status, show_status
+from shipyard.tasks._kit import (
+    DRY_RUN_HELP,
+    ENV_HELP,
+    expected_failures,
+    is_dry_run,
+    load_config,
+    make_runner,
+    require_version,
+)
+from shipyard.version import Version
+
+BREAK_LOCK_HELP = "break a lock left by a deploy whose process has died (never a live one)"
+
+
+def _session(c: Context, env: str, dry_run: bool) -> pipeline.Session:
+    config = load_config(c)
+    environment = config.environment(env)
+    return pipeline.Session.open(config, environment, make_runner(config, is_dry_run(c, dry_run)))
+
+
+@task(help={"version": "release version, e.g. v1.1.0", "env": ENV_HELP,
+            "break-lock": BREAK_LOCK_HELP, "dry-run": "print the complete plan; change nothing"})
+@expected_failures
+def release(c: Context, version: str | None = None, env: str = "local",
+            break_lock: bool = False, dry_run: bool = False) -> None:
+    """Release end to end: preflight, tag, build, scan, push, deploy, verify, record.
+
+    Every check runs before any change. A failed verification rolls back to the previous good
+    release and exits 1. Rerunning after a failure or a kill resumes where it stopped.
+    """
+    parsed = require_version(version)
+    pipeline.release(_session(c, env, dry_run), parsed, break_lock=break_lock)
+
+
+@task(help={"version": "a pushed release, e.g. v1.1.0", "env": ENV_HELP,
+            "break-lock": BREAK_LOCK_HELP, "dry-run": DRY_RUN_HELP})
+@expected_failures
+def deploy(c: Context, version: str | None = None, env: str = "local",
+           break_lock: bool = False, dry_run: bool = False) -> None:
+    """Deploy a pushed release by digest: new revisions, health and version checks, then one
+    traffic switch for all services; the old revisions are kept for instant rollback."""
+    parsed = require_version(version)
+    pipeline.deploy(_session(c, env, dry_run), parsed, break_lock=break_lock)
+
+
+@task(help={"env": ENV_HELP, "to": "release to go back to (default: the last good one "
+            "before the current)", "break-lock": BREAK_LOCK_HELP, "dry-run": DRY_RUN_HELP})
+@expected_failures
+def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: bool = False,
+             dry_run: bool = False) -> None:
+    """Move every service back to an earlier verified release, together, without rebuilding."""
+    target = Version.parse(to) if to is not None else None
+    pipeline.rollback(_session(c, env, dry_run), target, break_lock=break_lock)
+
+
+@task(name="status", help={"env": ENV_HELP, "json": "print machine-readable JSON on stdout"})
+@expected_failures
+def status(c: Context, env: str = "local", json_: bool = False) -> None:
+    """Show what each service runs now (version, digest, URL) and the last releases."""
+    session = _session(c, env, False)
+    data = collect_status(session)
+    if json_:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        show_status(data)
