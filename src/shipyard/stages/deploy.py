@@ -14,7 +14,8 @@ from shipyard.targets.base import Deployer, DeployError, Revision
 from shipyard.version import Version, is_version_tag
 
 Secrets = Mapping[str, Mapping[str, str]]
-PLANNED_DIGEST = "sha256:<digest-after-push>"
+# A dry run has not pushed yet: its plan shows this all-zero digest where the pushed one goes.
+PLANNED_DIGEST = "sha256:" + "0" * 64
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Deployment:
             if not pinned:
                 if self.dry_run:
                     images[service.name] = f"{self.env.registry}/{service.name}@{PLANNED_DIGEST}"
+                    console.note(f"[dry-run] {service.name}: the digest is known after push; "
+                                 f"the plan shows {PLANNED_DIGEST[:15]}…")
                     continue
                 version = record.data.get("version")
                 raise ShipyardError(
