@@ -19,6 +19,7 @@ from shipyard.config_schema import (
     port_problem,
     url_path_problem,
 )
+from shipyard.config_targets import GcpSettings, LocalSettings, parse_gcp, parse_local
 from shipyard.errors import ConfigError, UsageError
 
 CONFIG_FILE = "shipyard.toml"
@@ -56,26 +57,6 @@ class ScanPolicy:
     scanners: tuple[str, ...] = SCANNERS
     db_repository: str | None = None
     allowlist: str = "trivy-allowlist.toml"
-
-
-@dataclass(frozen=True)
-class LocalSettings:
-    registry_port: int = 5000
-    proxy_ports: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
-    keep_revisions: int = 3
-    secrets_file: str = ".shipyard/secrets/local.env"
-    health_timeout: int = 30
-
-
-@dataclass(frozen=True)
-class GcpSettings:
-    project: str
-    region: str
-    repository: str
-    cluster: str | None = None  # gke only
-    namespace: str | None = None  # gke only
-    overlay: str | None = None  # gke only: kustomize overlay dir
-    service_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,61 +229,13 @@ def _environment(t: Table, name: str, project: Project, services: tuple[Service,
     registry = t.get("registry", str, "")
     local = gcp = None
     if target == "local":
-        local = _local(t, services)
+        local = parse_local(t, [s.name for s in services])
         registry = registry or f"127.0.0.1:{local.registry_port}/{project.name}"
     else:
-        gcp = _gcp(t, target)
+        gcp = parse_gcp(t, target)
         registry = registry or f"{gcp.region}-docker.pkg.dev/{gcp.project}/{gcp.repository}"
     if not registry or any(c.isspace() for c in registry) or registry.startswith("-"):
         raise t.fail(t.key("registry"), "must be a registry prefix such as HOST/PATH")
     t.done()
     return Environment(name=name, target=target,  # type: ignore[arg-type]
                        registry=registry.rstrip("/"), scan=env_scan, local=local, gcp=gcp)
-
-
-def _local(t: Table, services: tuple[Service, ...]) -> LocalSettings:
-    registry_port = t.get("registry_port", int, 5000)
-    if problem := port_problem(registry_port):
-        raise t.fail(t.key("registry_port"), problem)
-    ports_table = t.table("proxy_ports", required=True)
-    ports: dict[str, int] = {}
-    used = {registry_port: t.key("registry_port")}
-    for service in services:
-        port = ports_table.get(service.name, int)
-        key = ports_table.key(service.name)
-        if problem := port_problem(port):
-            raise t.fail(key, problem)
-        if port in used:
-            raise t.fail(key, f"duplicate port {port} (also {used[port]})")
-        used[port] = key
-        ports[service.name] = port
-    ports_table.done()
-    keep = t.get("keep_revisions", int, 3)
-    if not 1 <= keep <= 50:
-        raise t.fail(t.key("keep_revisions"), "must be from 1 to 50")
-    timeout = t.get("health_timeout", int, 30)
-    if not 1 <= timeout <= 600:
-        raise t.fail(t.key("health_timeout"), "must be from 1 to 600 seconds")
-    return LocalSettings(
-        registry_port=registry_port, proxy_ports=MappingProxyType(ports), keep_revisions=keep,
-        secrets_file=t.get("secrets_file", str, ".shipyard/secrets/local.env"),
-        health_timeout=timeout,
-    )
-
-
-def _gcp(t: Table, target: str) -> GcpSettings:
-    gke = target == "gke"
-    settings = GcpSettings(
-        project=t.get("project", str),
-        region=t.get("region", str),
-        repository=t.get("repository", str),
-        cluster=t.get("cluster", str) if gke else None,
-        namespace=t.get("namespace", str) if gke else None,
-        overlay=t.get("overlay", str) if gke else None,
-        service_account=t.get("service_account", str, None),
-    )
-    for key in ("project", "region", "repository", "cluster", "namespace"):
-        value = getattr(settings, key)
-        if value is not None and dns_label_problem(value):
-            raise t.fail(t.key(key), dns_label_problem(value) or "")
-    return settings

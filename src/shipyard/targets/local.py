@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from shipyard import console
-from shipyard.config import Config, Environment, LocalSettings, Service
+from shipyard.config import Config, Environment, Service
+from shipyard.config_targets import LocalSettings
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.images import PROJECT_LABEL, SERVICE_LABEL
 from shipyard.runner import Runner

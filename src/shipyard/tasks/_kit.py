@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,8 +14,9 @@ from invoke.exceptions import Exit
 
 from shipyard import config as config_mod
 from shipyard import console
-from shipyard.config import Config
+from shipyard.config import Config, Environment, Service
 from shipyard.errors import CommandError, ShipyardError, UsageError
+from shipyard.ledger import ReleaseRecord
 from shipyard.runner import Runner
 from shipyard.version import Version
 from shipyard.workspace import state_dir
@@ -59,3 +61,28 @@ def require_version(text: str | None) -> Version:
     if text is None:
         raise UsageError("--version is required", hint="e.g. --version v1.1.0")
     return Version.parse(text)
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """What build, scan and push all start from, validated before anything runs."""
+
+    config: Config
+    env: Environment
+    services: tuple[Service, ...]
+    version: Version
+    runner: Runner
+    record: ReleaseRecord
+
+
+def stage_inputs(c: Context, version: str | None, env: str, services: list[str] | None,
+                 dry_run: bool, jobs: int = 1) -> StageInputs:
+    parsed = require_version(version)
+    if jobs < 0:
+        raise UsageError("--jobs must be 1 or more", hint="omit it for the default")
+    config = load_config(c)
+    environment = config.environment(env)
+    selected = config.select(services or [])
+    runner = make_runner(config, is_dry_run(c, dry_run))
+    record = ReleaseRecord.open(config.root, parsed, environment.name, runner.dry_run)
+    return StageInputs(config, environment, selected, parsed, runner, record)

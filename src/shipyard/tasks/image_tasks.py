@@ -6,19 +6,15 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from shipyard import console
-from shipyard.errors import UsageError
-from shipyard.ledger import ReleaseRecord
 from shipyard.stages.build import build_images
 from shipyard.stages.push import push_images
 from shipyard.targets.local_registry import LocalRegistry
 from shipyard.tasks._kit import (
     DRY_RUN_HELP,
     ENV_HELP,
+    StageInputs,
     expected_failures,
-    is_dry_run,
-    load_config,
-    make_runner,
-    require_version,
+    stage_inputs,
 )
 
 
@@ -46,17 +42,9 @@ def build(
     An image whose inputs (context files after .dockerignore, Dockerfile, build args) match is
     retagged instead of rebuilt, from the local engine or the registry.
     """
-    parsed = require_version(version)
-    if jobs < 0:
-        raise UsageError("--jobs must be 1 or more", hint="omit it for the default")
-    config = load_config(c)
-    environment = config.environment(env)
-    services = config.select(service or [])
-    runner = make_runner(config, is_dry_run(c, dry_run))
-    if environment.local is not None:
-        LocalRegistry(config, environment, runner).up()
-    record = ReleaseRecord.open(config.root, parsed, environment.name, runner.dry_run)
-    build_images(config, environment, runner, parsed, services, record, jobs or None)
+    run = _with_registry(stage_inputs(c, version, env, service, dry_run, jobs))
+    build_images(run.config, run.env, run.runner, run.version, run.services, run.record,
+                 jobs or None)
 
 
 @task(
@@ -83,16 +71,14 @@ def push(
     Transient failures are retried with backoff. A version already in the registry with a
     different digest is refused; the same digest is skipped.
     """
-    parsed = require_version(version)
-    if jobs < 0:
-        raise UsageError("--jobs must be 1 or more", hint="omit it for the default")
-    config = load_config(c)
-    environment = config.environment(env)
-    services = config.select(service or [])
-    runner = make_runner(config, is_dry_run(c, dry_run))
-    if environment.local is not None:
-        LocalRegistry(config, environment, runner).up()
-    record = ReleaseRecord.open(config.root, parsed, environment.name, runner.dry_run)
-    push_images(environment, runner, parsed, services, record, jobs or None)
-    if not runner.dry_run:
-        console.note(f"release record: {record.path}")
+    run = _with_registry(stage_inputs(c, version, env, service, dry_run, jobs))
+    push_images(run.env, run.runner, run.version, run.services, run.record, jobs or None)
+    if not run.runner.dry_run:
+        console.note(f"release record: {run.record.path}")
+
+
+def _with_registry(run: StageInputs) -> StageInputs:
+    """The local environment's registry is started on demand; others are assumed to exist."""
+    if run.env.local is not None:
+        LocalRegistry(run.config, run.env, run.runner).up()
+    return run

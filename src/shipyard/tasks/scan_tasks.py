@@ -5,17 +5,8 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard.ledger import ReleaseRecord
 from shipyard.stages.scan import scan_images, settings_for
-from shipyard.tasks._kit import (
-    DRY_RUN_HELP,
-    ENV_HELP,
-    expected_failures,
-    is_dry_run,
-    load_config,
-    make_runner,
-    require_version,
-)
+from shipyard.tasks._kit import DRY_RUN_HELP, ENV_HELP, expected_failures, stage_inputs
 
 
 @task(
@@ -46,11 +37,6 @@ def scan(
     default trivy-allowlist.toml) does not accept. Writes each service's trivy JSON report and
     CycloneDX SBOM to .shipyard/reports/VERSION/ and records the outcome in the release record.
     """
-    parsed = require_version(version)
-    config = load_config(c)
-    environment = config.environment(env)
-    services = config.select(service or [])
-    settings = settings_for(environment, severity, ignore_unfixed)
-    runner = make_runner(config, is_dry_run(c, dry_run))
-    record = ReleaseRecord.open(config.root, parsed, environment.name, runner.dry_run)
-    scan_images(config, environment, runner, parsed, services, record, settings)
+    run = stage_inputs(c, version, env, service, dry_run)
+    settings = settings_for(run.env, severity, ignore_unfixed)
+    scan_images(run.config, run.env, run.runner, run.version, run.services, run.record, settings)
