@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -65,7 +66,9 @@ def _probe(path: str) -> DockerClient | None:
 
 def docker_client(runner: Runner) -> DockerClient:
     """The docker client to use: the first that does BuildKit, else the first that runs."""
-    probes = [p for p in (_probe(path) for path in _candidates()) if p is not None]
+    # Probed side by side: each probe is a process start or two, and they add up per task.
+    with ThreadPoolExecutor(max_workers=len(DOCKER_CANDIDATES)) as pool:
+        probes = [p for p in pool.map(_probe, _candidates()) if p is not None]
     if not probes:
         raise ShipyardError("no working docker client found",
                             hint="run scripts/bootstrap.sh (installs docker.io)")

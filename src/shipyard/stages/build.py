@@ -43,6 +43,14 @@ class BuildPlan:
     labels: dict[str, str]
 
 
+@dataclass(frozen=True)
+class LocalImage:
+    id: str
+    size: int
+    tags: tuple[str, ...]
+    labels: dict[str, str]
+
+
 class Builder:
     def __init__(self, config: Config, env: Environment, runner: Runner, version: Version
                  ) -> None:
@@ -50,16 +58,32 @@ class Builder:
         self.docker: DockerClient = docker_client(runner)
         self.registry = Registry(env.registry)
         self._registry_up = self.registry.ping()
-        self.git = GitRepo.open(config.root)
+        self._tags: dict[str, list[str]] = {}
+        repo = GitRepo.open(config.root)
+        self.revision, self.commit_time = repo.head, repo.commit_time()
+        self.source = repo.source_url(config.project.remote)
+        # One look at the engine for all services, instead of several docker calls each.
+        self.local = self._local_images()
+
+    def _local_images(self) -> list[LocalImage]:
+        argv = dockercmd.images_with_label(self.docker.path, images.PROJECT_LABEL,
+                                           self.config.project.name)
+        ids = sorted(set(self.runner.run(argv, mutates=False).stdout.split()))
+        if not ids:
+            return []
+        out = self.runner.run(dockercmd.inspect_images(self.docker.path, ids), mutates=False,
+                              check=False).stdout
+        return [LocalImage(str(d["Id"]), int(d.get("Size") or 0), tuple(d.get("RepoTags") or ()),
+                           dict((d.get("Config") or {}).get("Labels") or {}))
+                for d in json.loads(out or "[]")]
 
     def plan(self, service: Service) -> BuildPlan:
-        repo = self.git
         args = inputs.build_args(service, str(self.version))
         digest = inputs.input_digest(service, args)
         labels = images.labels(
             project=self.config.project.name, service=service.name, version=self.version,
-            revision=repo.head, source=repo.source_url(self.config.project.remote),
-            commit_time=repo.commit_time(), inputs=digest,
+            revision=self.revision, source=self.source, commit_time=self.commit_time,
+            inputs=digest,
         )
         return BuildPlan(service, images.image_ref(self.env, service, self.version), args,
                          digest, labels)
@@ -68,29 +92,33 @@ class Builder:
         started = time.monotonic()
         name = plan.service.name
         progress.say(name, "looking for an image with the same inputs")
-        source = self._local_match(plan) or self._registry_match(plan, progress)
-        if source is not None:
-            if source != self._current_id(plan.image):
-                self.runner.run(dockercmd.tag(self.docker.path, source, plan.image))
-            action = "reused"
+        match = self._local_match(plan)
+        current = next((i for i in self.local if plan.image in i.tags), None)
+        if match is not None:
+            if current is None or current.id != match.id:
+                self.runner.run(dockercmd.tag(self.docker.path, match.id, plan.image))
+            image_id, size, action = match.id, match.size, "reused"
         else:
-            progress.say(name, f"building ({self.docker.builder})")
-            self._build(plan, progress)
-            action = "planned" if self.runner.dry_run else "built"
-        image_id, size = self._inspect(plan.image)
+            if (pulled := self._registry_match(plan, progress)) is not None:
+                if pulled != plan.image:
+                    self.runner.run(dockercmd.tag(self.docker.path, pulled, plan.image))
+                action = "reused"
+            else:
+                progress.say(name, f"building ({self.docker.builder})")
+                self._build(plan, progress)
+                action = "planned" if self.runner.dry_run else "built"
+            image_id, size = self._inspect(plan.image)
         seconds = time.monotonic() - started
         progress.done(name, f"{action} in {seconds:.1f}s")
         return BuiltImage(name, plan.image, image_id, plan.inputs, size, seconds, action)
 
-    def _current_id(self, image: str) -> str | None:
-        argv = dockercmd.inspect_images(self.docker.path, [image])
-        result = self.runner.run(argv, mutates=False, check=False)
-        return str(json.loads(result.stdout)[0]["Id"]) if result.ok else None
-
-    def _local_match(self, plan: BuildPlan) -> str | None:
-        argv = dockercmd.images_with_label(self.docker.path, images.INPUTS_LABEL, plan.inputs)
-        ids = self.runner.run(argv, mutates=False).stdout.split()
-        return ids[0] if ids else None
+    def _local_match(self, plan: BuildPlan) -> LocalImage | None:
+        for image in self.local:
+            labels = image.labels
+            if labels.get(images.INPUTS_LABEL) == plan.inputs and \
+                    labels.get(images.SERVICE_LABEL) == plan.service.name:
+                return image
+        return None
 
     def _registry_match(self, plan: BuildPlan, progress: ui.ServiceProgress) -> str | None:
         for tag in self._release_tags(plan.service):
@@ -105,8 +133,11 @@ class Builder:
     def _release_tags(self, service: Service) -> list[str]:
         if not self._registry_up:
             return []
-        tags = [Version.parse(t) for t in self.registry.tags(service.name) if is_version_tag(t)]
-        return [str(t) for t in sorted(tags, reverse=True)[:REGISTRY_TAGS_CHECKED]]
+        if service.name not in self._tags:
+            listed = self.registry.tags(service.name)
+            tags = sorted((Version.parse(t) for t in listed if is_version_tag(t)), reverse=True)
+            self._tags[service.name] = [str(t) for t in tags[:REGISTRY_TAGS_CHECKED]]
+        return self._tags[service.name]
 
     def _cache_from(self, service: Service) -> list[str]:
         older = [t for t in self._release_tags(service) if Version.parse(t) < self.version]

@@ -35,18 +35,23 @@ class PushedImage:
 
 
 class Pusher:
-    def __init__(self, env: Environment, runner: Runner, version: Version) -> None:
+    def __init__(self, env: Environment, runner: Runner, version: Version,
+                 services: Sequence[Service]) -> None:
         self.env, self.runner, self.version = env, runner, version
         self.docker: DockerClient = docker_client(runner)
         self.registry = Registry(env.registry)
+        # One inspect for every image; a missing one only fails its own service's push.
+        refs = [images.image_ref(env, s, version) for s in services]
+        out = runner.run(dockercmd.inspect_images(self.docker.path, refs), mutates=False,
+                         check=False).stdout
+        found = json.loads(out or "[]")
+        self._local = {tag: dict(d) for d in found for tag in d.get("RepoTags") or ()}
 
     def local_image(self, ref: str) -> dict[str, object]:
-        argv = dockercmd.inspect_images(self.docker.path, [ref])
-        result = self.runner.run(argv, mutates=False, check=False)
-        if not result.ok:
+        if ref not in self._local:
             raise ShipyardError(f"{ref} is not built here",
                                 hint=f"invoke build --version {self.version} --env {self.env.name}")
-        return dict(json.loads(result.stdout)[0])
+        return self._local[ref]
 
     def push(self, service: Service, progress: ui.ServiceProgress) -> PushedImage:
         started = time.monotonic()
@@ -84,7 +89,7 @@ class Pusher:
 def push_images(env: Environment, runner: Runner, version: Version,
                 services: Sequence[Service], record: ReleaseRecord,
                 jobs: int | None = None) -> list[PushedImage]:
-    pusher = Pusher(env, runner, version)
+    pusher = Pusher(env, runner, version, services)
     workers = 1 if runner.dry_run else (jobs or default_jobs(len(services)))
     with record.stage("push"), ui.progress("push", [s.name for s in services]) as tracker:
 

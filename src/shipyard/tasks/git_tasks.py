@@ -7,8 +7,6 @@ from invoke.tasks import task
 
 from shipyard import console
 from shipyard.errors import UsageError
-from shipyard.stages.cleanup import cleanup_branch as cleanup_stage
-from shipyard.stages.tag import tag_release
 from shipyard.tasks._kit import (
     DRY_RUN_HELP,
     expected_failures,
@@ -43,6 +41,8 @@ def tag(
     in step with the remote. Rerunning for a tag already on HEAD does nothing; a tag that
     points anywhere else is refused.
     """
+    from shipyard.stages.tag import tag_release  # imported here: `invoke --list` stays quick
+
     parsed = require_version(version)
     config = load_config(c)
     runner = make_runner(config, is_dry_run(c, dry_run))
@@ -74,6 +74,8 @@ def cleanup_branch(
     """
     if branch is None:
         raise UsageError("--branch is required", hint="e.g. --branch feature/my-change")
+    from shipyard.stages.cleanup import cleanup_branch as cleanup_stage
+
     config = load_config(c)
     runner = make_runner(config, is_dry_run(c, dry_run))
     result = cleanup_stage(config, runner, branch, remote=remote, force=force)

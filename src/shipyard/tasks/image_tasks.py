@@ -6,8 +6,6 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from shipyard import console
-from shipyard.stages.build import build_images
-from shipyard.stages.push import push_images
 from shipyard.targets.local_registry import LocalRegistry
 from shipyard.tasks._kit import (
     DRY_RUN_HELP,
@@ -42,6 +40,8 @@ def build(
     An image whose inputs (context files after .dockerignore, Dockerfile, build args) match is
     retagged instead of rebuilt, from the local engine or the registry.
     """
+    from shipyard.stages.build import build_images  # imported here: `invoke --list` stays quick
+
     run = _with_registry(stage_inputs(c, version, env, service, dry_run, jobs))
     build_images(run.config, run.env, run.runner, run.version, run.services, run.record,
                  jobs or None)
@@ -71,6 +71,8 @@ def push(
     Transient failures are retried with backoff. A version already in the registry with a
     different digest is refused; the same digest is skipped.
     """
+    from shipyard.stages.push import push_images
+
     run = _with_registry(stage_inputs(c, version, env, service, dry_run, jobs))
     push_images(run.env, run.runner, run.version, run.services, run.record, jobs or None)
     if not run.runner.dry_run:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard.stages.scan import scan_images, settings_for
 from shipyard.tasks._kit import DRY_RUN_HELP, ENV_HELP, expected_failures, stage_inputs
 
 
@@ -37,6 +36,8 @@ def scan(
     default trivy-allowlist.toml) does not accept. Writes each service's trivy JSON report and
     CycloneDX SBOM to .shipyard/reports/VERSION/ and records the outcome in the release record.
     """
+    from shipyard.stages.scan import scan_images, settings_for  # keeps `invoke --list` quick
+
     run = stage_inputs(c, version, env, service, dry_run)
     settings = settings_for(run.env, severity, ignore_unfixed)
     scan_images(run.config, run.env, run.runner, run.version, run.services, run.record, settings)
