@@ -20,6 +20,10 @@ from shipyard.errors import ShipyardError
 from shipyard.workspace import state_dir
 
 
+class LockHeld(ShipyardError):
+    """Another deploy holds the environment (or left its lock behind when it died)."""
+
+
 @dataclass(frozen=True)
 class Holder:
     pid: int
@@ -103,11 +107,11 @@ def _acquire(path: Path, me: Holder, env: str, break_lock: bool) -> None:
 def _refuse_or_break(path: Path, holder: Holder, env: str, break_lock: bool) -> None:
     alive = is_alive(holder)
     if alive:
-        raise ShipyardError(f"{env} is locked: a deploy is running, {holder.describe()}",
+        raise LockHeld(f"{env} is locked: a deploy is running, {holder.describe()}",
                             hint="wait for it to finish; one deploy at a time per environment")
     if not break_lock:
         state = "has died" if alive is False else "runs on another host (cannot check it)"
-        raise ShipyardError(
+        raise LockHeld(
             f"{env} is locked by {holder.describe()}, which {state}",
             hint="if no deploy is running, rerun with --break-lock (the rerun resumes)",
         )

@@ -14,7 +14,7 @@ from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.gitrepo import GitRepo
 from shipyard.ledger import ReleaseRecord
-from shipyard.lock import env_lock
+from shipyard.lock import LockHeld, env_lock
 from shipyard.preflight import preflight
 from shipyard.runner import Runner
 from shipyard.secrets import SecretSource, secret_source
@@ -59,26 +59,19 @@ def release(session: Session, version: Version, *, break_lock: bool = False) -> 
     config, env, runner = session.config, session.env, session.runner
     services = config.services
     preflight(config, env, runner, version, services, session.secrets.missing)
-    result = "failed"
-    try:
-        with env_lock(config.root, env.name, "release", str(version), break_lock=break_lock,
-                      dry_run=runner.dry_run):
-            record = ReleaseRecord.open(config.root, version, env.name, runner.dry_run)
-            record.data["commit"] = GitRepo.open(config.root).head
-            with record.stage("tag"):
-                tag_release(config, runner, version)
-            deployment = session.deployment()
-            deployment.target.up()
-            build_images(config, env, runner, version, services, record)
-            scan_images(config, env, runner, version, services, record,
-                        settings_for(env, None, False))
-            push_images(env, runner, version, services, record)
-            deployment.roll_out(version, record, "release")
-            result = "ok"
-    finally:
-        if not runner.dry_run:
-            audit.audit(config.root, action="release", version=str(version), env=env.name,
-                        result=result)
+
+    def stages(deployment: Deployment) -> None:
+        record = ReleaseRecord.open(config.root, version, env.name, runner.dry_run)
+        record.data["commit"] = GitRepo.open(config.root).head
+        with record.stage("tag"):
+            tag_release(config, runner, version)
+        build_images(config, env, runner, version, services, record)
+        scan_images(config, env, runner, version, services, record,
+                    settings_for(env, None, False))
+        push_images(env, runner, version, services, record)
+        deployment.roll_out(version, record, "release")
+
+    _locked(session, "release", version, break_lock, stages)
     console.note(f"released {version} to {env.name}" if not runner.dry_run
                  else f"[dry-run] that is the complete plan for {version} → {env.name}")
 
@@ -89,13 +82,18 @@ def deploy(session: Session, version: Version, *, break_lock: bool = False) -> N
     if not record.path.exists() and not runner.dry_run:
         raise ShipyardError(f"no release record for {version} in {env.name}",
                             hint=f"invoke push --version {version} --env {env.name} first")
+    _require_secrets(session)
+    _locked(session, "deploy", version, break_lock,
+            lambda d: d.roll_out(version, record, "deploy"))
+
+
+def _require_secrets(session: Session) -> None:
+    """Missing secrets are bad input: refused before the lock is taken or anything is logged."""
     missing = session.secrets.missing()
     if any(missing.values()):
         raise UsageError("missing secrets: " + "; ".join(
             f"{svc}: {', '.join(n)}" for svc, n in missing.items() if n),
             hint="add them to the environment's secrets source (see docs/local-environment.md)")
-    _locked(session, "deploy", version, break_lock,
-            lambda d: d.roll_out(version, record, "deploy"))
 
 
 def rollback(session: Session, to: Version | None, *, break_lock: bool = False) -> None:
@@ -114,6 +112,7 @@ def rollback(session: Session, to: Version | None, *, break_lock: bool = False) 
             f"cannot roll back to {to}: no verified release of it with images in the registry",
             hint=f"candidates: {', '.join(candidates) or 'none'}")
     record = ReleaseRecord.open(config.root, to, env.name, session.runner.dry_run)
+    _require_secrets(session)
     target = to
     _locked(session, "rollback", target, break_lock,
             lambda d: d.roll_out(target, record, "rollback"))
@@ -130,6 +129,9 @@ def _locked(session: Session, action: str, version: Version, break_lock: bool,
             deployment.target.up()
             work(deployment)
             result = "ok"
+    except LockHeld:
+        result = "refused"
+        raise
     finally:
         if not runner.dry_run:
             audit.audit(config.root, action=action, version=str(version), env=env.name,

@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -94,7 +95,7 @@ class Runner:
             raise ValueError(f"argv must be a non-empty tuple of strings: {argv!r}")
         if mutates and self.dry_run:
             self.planned.append(argv)
-            print(f"[dry-run] {self.quote(argv)}", flush=True)
+            _plan_line(f"[dry-run] {self.quote(argv)}")
             return Result(argv, 0, "", "", 0.0, dry_run=True)
         if mutates and self.echo:
             self.echo(self.quote(argv))
@@ -124,7 +125,7 @@ class Runner:
         argv = tuple(argv)
         if self.dry_run:
             self.planned.append(argv)
-            print(f"[dry-run] {self.quote(argv)} &", flush=True)
+            _plan_line(f"[dry-run] {self.quote(argv)} &")
             return None
         if self.echo:
             self.echo(self.quote(argv) + " &")
@@ -239,6 +240,16 @@ class Runner:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a", encoding="utf-8") as log:
             log.write(json.dumps(entry) + "\n")
+
+
+_PLAN_LOCK = threading.Lock()
+
+
+def _plan_line(text: str) -> None:
+    """One whole line at a time: stages plan services from several threads at once."""
+    with _PLAN_LOCK:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

@@ -56,6 +56,10 @@ class Pusher:
     def push(self, service: Service, progress: ui.ServiceProgress) -> PushedImage:
         started = time.monotonic()
         ref = images.image_ref(self.env, service, self.version)
+        if self.runner.dry_run and ref not in self._local:  # its build is only planned too
+            self.runner.run(dockercmd.push(self.docker.path, ref))
+            progress.done(service.name, "planned")
+            return PushedImage(service.name, ref, "", 0.0, "planned")
         local = self.local_image(ref)
         present = self.registry.digest(service.name, str(self.version))
         if present is not None:

@@ -1,0 +1,164 @@
+"""Secrets stay secret through a whole release and rollback, and bad input changes nothing.
+
+The canary values live only in the 0600 secrets file and inside the containers; they must not
+show up in any output, any file under .shipyard/, any container or image metadata, nor on any
+process's command line while the release runs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AppRepo, LocalRegistryProcess, Ran
+from tests.integration.release_fixtures import (
+    ReleaseApp,
+    docker,
+    release_app,
+    write_secrets,
+)
+
+pytestmark = pytest.mark.integration
+
+V1, V2 = "v1.0.0", "v2.0.0"
+
+
+@pytest.fixture
+def app(images_app: AppRepo, registry: LocalRegistryProcess) -> Iterator[ReleaseApp]:
+    with release_app(images_app, registry) as made:
+        yield made
+
+
+class CmdlineWatch:
+    """Samples /proc/*/cmdline of every process until stopped (or 5 minutes passed)."""
+
+    def __init__(self, needles: list[bytes]) -> None:
+        self.needles = needles
+        self.hits: list[str] = []
+        self.sweeps = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + 300
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        cmdline = (entry / "cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if any(needle in cmdline for needle in self.needles):
+                        self.hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+            self.sweeps += 1
+            time.sleep(0.005)
+
+    def __enter__(self) -> CmdlineWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def test_secrets_never_leave_the_secrets_file_and_the_containers(app: ReleaseApp) -> None:
+    needles = [app.canary, app.password]
+    ran: list[Ran] = []
+    with CmdlineWatch([n.encode() for n in needles]) as watch:
+        ran.append(app.ok("release", "--version", V1))
+        app.change("v2")
+        ran.append(app.ok("release", "--version", V2))
+        ran.append(app.ok("rollback"))
+        ran.append(app.ok("status", "--json"))
+    assert watch.sweeps > 20, "the /proc sampler hardly ran"
+    assert watch.hits == [], "a secret was on a command line"
+    assert app.versions() == {"alpha": V1, "beta": V1}
+
+    for needle in needles:
+        assert not any(needle in r.text for r in ran), "a secret reached stdout or stderr"
+        for path in app.state.rglob("*"):
+            if path.is_file() and path != app.secrets_file:
+                leaked = needle.encode() in path.read_bytes()
+                assert not leaked, f"a secret is in {path.relative_to(app.work)}"
+
+    containers = app.containers()
+    assert len(containers) == 4  # v1 and v2 of each service: serving and kept
+    shown = docker("inspect", "--format", "{{json .Path}} {{json .Args}} {{json .Config.Cmd}} "
+                   "{{json .Config.Entrypoint}} {{json .Config.Labels}} {{.Image}}",
+                   *containers)
+    images = sorted({line.rsplit(" ", 1)[1] for line in shown.splitlines()})
+    shown += docker("image", "inspect", "--format", "{{json .Config.Cmd}} "
+                    "{{json .Config.Entrypoint}} {{json .Config.Labels}} {{json .Config.Env}}",
+                    *images)
+    for needle in needles:
+        assert needle not in shown, "a secret is in a container's or image's metadata"
+
+    serving = json.loads(ran[-1].out)["services"]
+    alpha = next(s["revision"] for s in serving if s["name"] == "alpha")
+    inside = docker("exec", alpha, "env").splitlines()  # the one place the values belong
+    assert f"CANARY_TOKEN={app.canary}" in inside
+    assert f"ALPHA_DB_PASSWORD={app.password}" in inside
+    assert "GREETING=hello" in inside
+
+
+def _refused(app: ReleaseApp, code: int, *args: str) -> str:
+    ran = app.invoke(*args)
+    assert ran.code == code, f"invoke {' '.join(args)}:\n{ran.text}"
+    assert "Traceback" not in ran.text, ran.text
+    errors = [line for line in ran.err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, ran.err
+    assert "hint: " in ran.err, ran.err
+    return ran.err
+
+
+def test_bad_input_changes_nothing(app: ReleaseApp) -> None:
+    app.ok("release", "--version", V1)
+    app.change("v2")
+    app.ok("release", "--version", V2)
+    before = app.snapshot()
+    assert before["running"] and "refs/tags/v2.0.0" in str(before["remote"])
+
+    err = _refused(app, 2, "release", "--version", "v3.0.0", "--env", "nope")
+    assert "unknown environment 'nope'" in err and "known environments: cloud, local" in err
+    err = _refused(app, 2, "rollback", "--env", "nope")
+    assert "known environments: cloud, local" in err
+
+    err = _refused(app, 1, "rollback", "--to", "v9.9.9")
+    assert "cannot roll back to v9.9.9" in err and "candidates: v1.0.0" in err
+    err = _refused(app, 2, "rollback", "--to", "banana")
+    assert "banana" in err
+    err = _refused(app, 2, "release", "--version", "v1.0.0;rm")
+    assert "v1.0.0;rm" in err
+
+    err = _refused(app, 2, "release", "--version", "v3.0.0", "--env", "cloud")
+    assert "cloudrun" in err and "preflight" not in err and "→" not in err
+
+    record = app.state / "releases" / f"{V1}.json"
+    good = record.read_bytes()
+    record.write_text("{not json")
+    try:
+        for args in (("rollback",), ("deploy", "--version", V1)):
+            err = _refused(app, 1, *args)
+            assert f"{record}: not a valid release record" in err, err
+    finally:
+        record.write_bytes(good)
+
+    secrets = app.secrets_file.read_bytes()
+    write_secrets(app.secrets_file, {"CANARY_TOKEN": app.canary})  # ALPHA_DB_PASSWORD is gone
+    try:
+        for args in (("release", "--version", "v3.0.0"), ("deploy", "--version", V1),
+                     ("rollback",)):
+            err = _refused(app, 2, *args)
+            assert "missing secrets" in err and "ALPHA_DB_PASSWORD" in err, (args, err)
+            assert app.canary not in err and app.password not in err
+    finally:
+        app.secrets_file.write_bytes(secrets)
+
+    assert app.snapshot() == before
+    assert app.versions() == {"alpha": V2, "beta": V2}
