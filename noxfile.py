@@ -44,6 +44,42 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "src")
 
 
+def _app_task(session: nox.Session, *tasks: str) -> None:
+    """Run invoke tasks in an app repo, as the Cloud Build steps do.
+
+    Usage: nox -s build -- [--app DIR] [--version vX.Y.Z] [extra task flags]
+    """
+    args = list(session.posargs)
+    app = ROOT / "examples" / "meta-ad-studio"
+    version = "v0.0.0-local"
+    for flag in ("--app", "--version"):
+        if flag in args:
+            i = args.index(flag)
+            value = args[i + 1]
+            del args[i:i + 2]
+            if flag == "--app":
+                app = Path(value).resolve()
+            else:
+                version = value
+    bootstrap(session)
+    session.install("-e", f"{ROOT}[trivy]")
+    session.chdir(app)
+    for name in tasks:
+        session.run("invoke", name, "--version", version, *args)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """The same image build Cloud Build runs, locally (default app: the sample)."""
+    _app_task(session, "build")
+
+
+@nox.session(python=PYTHON)
+def scan(session: nox.Session) -> None:
+    """Build, then the same Trivy gate Cloud Build runs (exit 1 on findings at the threshold)."""
+    _app_task(session, "build", "scan")
+
+
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Rehearse a release of the sample app on the embedded `local` environment."""
@@ -51,3 +87,11 @@ def demo(session: nox.Session) -> None:
     session.install("-e", ".[trivy]")
     demo_dir = os.environ.get("SHIPYARD_DEMO_DIR", str(ROOT / ".demo"))
     session.run("python", str(ROOT / "scripts" / "demo.py"), "--dir", demo_dir, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Time build + push against the raw docker commands; writes docs/benchmarks.md."""
+    bootstrap(session)
+    session.install("-e", ".[trivy]")
+    session.run("python", str(ROOT / "scripts" / "bench.py"), *session.posargs)
