@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -51,8 +52,55 @@ def _major(version: str) -> int:
         return 0
 
 
+def _cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "shipyard" / "docker-clients.json"
+
+
+def _fingerprint(path: str) -> str:
+    """Changes whenever the binary is replaced (upgrade, reinstall)."""
+    stat = Path(path).resolve().stat()
+    return f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _cached(path: str) -> DockerClient | None | bool:
+    """The remembered probe of this exact binary; False when there is none."""
+    try:
+        entry = json.loads(_cache_file().read_text()).get(_fingerprint(path))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(entry, dict):
+        return False
+    return DockerClient(path, str(entry["version"]), bool(entry["buildkit"])) \
+        if entry.get("version") else None
+
+
+def _remember(path: str, client: DockerClient | None) -> None:
+    try:
+        file = _cache_file()
+        known = json.loads(file.read_text()) if file.exists() else {}
+        known[_fingerprint(path)] = ({"version": client.version, "buildkit": client.buildkit}
+                                     if client else {})
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, file)
+    except (OSError, ValueError):
+        pass  # a cache only saves time; without it every task probes again
+
+
 @cache
 def _probe(path: str) -> DockerClient | None:
+    # Each probe starts a process or two per task; the answer only changes with the binary.
+    remembered = _cached(path)
+    if remembered is not False:
+        return remembered  # type: ignore[return-value]
+    client = _run_probe(path)
+    _remember(path, client)
+    return client
+
+
+def _run_probe(path: str) -> DockerClient | None:
     runner = Runner()
     version = runner.run(dockercmd.client_version(path), mutates=False, check=False, timeout=20)
     if not version.ok:

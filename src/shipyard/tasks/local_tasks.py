@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard.targets.local import LocalTarget
+if TYPE_CHECKING:
+    from shipyard.targets.local import LocalTarget
+
 from shipyard.tasks._kit import (
     DRY_RUN_HELP,
     ENV_HELP,
@@ -17,6 +21,8 @@ from shipyard.tasks._kit import (
 
 
 def _target(c: Context, env: str, dry_run: bool) -> LocalTarget:
+    from shipyard.targets.local import LocalTarget  # loaded when a task runs, not on --list
+
     config = load_config(c)
     environment = config.environment(env)
     return LocalTarget(config, environment, make_runner(config, is_dry_run(c, dry_run)))

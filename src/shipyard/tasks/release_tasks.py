@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard import release as pipeline
-from shipyard.status import collect_status, show_status
 from shipyard.tasks._kit import (
     DRY_RUN_HELP,
     ENV_HELP,
@@ -20,13 +19,19 @@ from shipyard.tasks._kit import (
 )
 from shipyard.version import Version
 
+if TYPE_CHECKING:
+    from shipyard.release import Session
+
 BREAK_LOCK_HELP = "break a lock left by a deploy whose process has died (never a live one)"
 
 
-def _session(c: Context, env: str, dry_run: bool) -> pipeline.Session:
+def _session(c: Context, env: str, dry_run: bool) -> Session:
+    # The pipeline is imported when a task runs, not when `invoke --list` loads this module.
+    from shipyard.release import Session
+
     config = load_config(c)
     environment = config.environment(env)
-    return pipeline.Session.open(config, environment, make_runner(config, is_dry_run(c, dry_run)))
+    return Session.open(config, environment, make_runner(config, is_dry_run(c, dry_run)))
 
 
 @task(help={"version": "release version, e.g. v1.1.0", "env": ENV_HELP,
@@ -40,6 +45,10 @@ def release(c: Context, version: str | None = None, env: str = "local",
     release and exits 1. Rerunning after a failure or a kill resumes where it stopped.
     """
     parsed = require_version(version)
+    from shipyard import release as pipeline
+
+
+
     pipeline.release(_session(c, env, dry_run), parsed, break_lock=break_lock)
 
 
@@ -51,6 +60,10 @@ def deploy(c: Context, version: str | None = None, env: str = "local",
     """Deploy a pushed release by digest: new revisions, health and version checks, then one
     traffic switch for all services; the old revisions are kept for instant rollback."""
     parsed = require_version(version)
+    from shipyard import release as pipeline
+
+
+
     pipeline.deploy(_session(c, env, dry_run), parsed, break_lock=break_lock)
 
 
@@ -61,6 +74,10 @@ def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: 
              dry_run: bool = False) -> None:
     """Move every service back to an earlier verified release, together, without rebuilding."""
     target = Version.parse(to) if to is not None else None
+    from shipyard import release as pipeline
+
+
+
     pipeline.rollback(_session(c, env, dry_run), target, break_lock=break_lock)
 
 
@@ -68,6 +85,8 @@ def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: 
 @expected_failures
 def status(c: Context, env: str = "local", json_: bool = False) -> None:
     """Show what each service runs now (version, digest, URL) and the last releases."""
+    from shipyard.status import collect_status, show_status
+
     session = _session(c, env, False)
     data = collect_status(session)
     if json_:
