@@ -135,7 +135,9 @@ def _project(t: Table) -> Project:
         release_branch=t.get("release_branch", str, "main"),
         remote=t.get("remote", str, "origin"),
         tag_message=t.get("tag_message", str, "Release {version}"),
-        protected_branches=t.str_list("protected_branches") or ("main",),
+        # An explicit empty list means "only the release branch", which is always protected.
+        protected_branches=(t.str_list("protected_branches") if "protected_branches" in t.data
+                            else ("main",)),
     )
     for key in ("release_branch", "remote"):
         value = getattr(project, key)

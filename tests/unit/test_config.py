@@ -419,3 +419,16 @@ def test_the_example_in_the_docs_loads(tmp_path: Path) -> None:
     assert cfg.environment("prod").scan.severity == "CRITICAL"
     assert cfg.environment("staging").registry == (
         "us-central1-docker.pkg.dev/meta-ad-studio-staging/meta-ad-studio")
+
+
+def test_empty_protected_branches_means_only_the_release_branch(tmp_path: Path) -> None:
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    data = {
+        "project": {"name": "demo", "release_branch": "trunk", "protected_branches": []},
+        "services": {"web": {"context": "web", "port": 8080}},
+        "environments": {"local": {"target": "local", "proxy_ports": {"web": 18080}}},
+    }
+    assert config.parse(data, tmp_path).project.protected_branches == ()
+    del data["project"]["protected_branches"]
+    assert config.parse(data, tmp_path).project.protected_branches == ("main",)
