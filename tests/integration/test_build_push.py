@@ -154,3 +154,29 @@ def test_hostile_config_refused_before_docker_runs(images_app: AppRepo, snippet:
     assert ran.code == 2, ran.text
     assert ran.err.startswith(f"error: shipyard.toml: {key}")
     assert "docker" not in ran.out and not (images_app.work / ".shipyard" / "releases").exists()
+
+
+def remove_local_images(app: AppRepo, version: str) -> None:
+    for entry in record(app, version)["images"].values():
+        subprocess.run(("docker", "rmi", "--force", entry["image_id"]), capture_output=True,
+                       check=True)
+
+
+@pytest.mark.parametrize("keep_records", [True, False])
+def test_image_in_registry_with_same_inputs_is_pulled_not_rebuilt(
+        images_app: AppRepo, registry: LocalRegistryProcess, keep_records: bool) -> None:
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    assert invoke(images_app.work, "push", "--version", "v1.0.0").code == 0
+    digests = {s: registry.digest(f"demo/{s}", "v1.0.0") for s in ("alpha", "beta")}
+    remove_local_images(images_app, "v1.0.0")  # a fresh CI runner: the engine has nothing
+    if not keep_records:  # ...and no release records either: only the registry knows
+        for path in (images_app.work / ".shipyard" / "releases").glob("*.json"):
+            path.unlink()
+
+    again = invoke(images_app.work, "build", "--version", "v1.0.0")
+    assert again.code == 0, again.text
+    assert "docker build" not in again.err and "docker pull" in again.err
+    assert again.out.count("reused") == 2
+    pushed = invoke(images_app.work, "push", "--version", "v1.0.0")
+    assert pushed.code == 0 and pushed.out.count("skipped") == 2, pushed.text
+    assert {s: registry.digest(f"demo/{s}", "v1.0.0") for s in digests} == digests

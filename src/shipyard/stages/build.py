@@ -13,14 +13,16 @@ from shipyard import images, inputs, ui
 from shipyard.commands import docker as dockercmd
 from shipyard.config import Config, Environment, Service
 from shipyard.gitrepo import GitRepo
-from shipyard.ledger import ReleaseRecord
+from shipyard.ledger import ReleaseRecord, releases_dir
 from shipyard.registry import Registry
 from shipyard.runner import Runner
 from shipyard.stages.fanout import default_jobs, fan_out
 from shipyard.tools import DockerClient, docker_client
 from shipyard.version import Version, is_version_tag
 
-REGISTRY_TAGS_CHECKED = 10  # newest release tags whose labels are compared for reuse
+# Newest release tags whose labels are compared for reuse (after the ones the local release
+# records point at): an unchanged service nearly always matches a recent release.
+REGISTRY_TAGS_CHECKED = 3
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,24 @@ class Builder:
                 return image
         return None
 
+    def _recorded_tags(self, plan: BuildPlan) -> list[str]:
+        """Versions whose release record says this service was built from the same inputs."""
+        folder = releases_dir(self.config.root, self.env.name)
+        found = []
+        for path in folder.glob("v*.json") if folder.is_dir() else []:
+            try:
+                entry = json.loads(path.read_text()).get("images", {}).get(plan.service.name, {})
+            except (OSError, ValueError, AttributeError):
+                continue  # a damaged record only costs a registry look-up
+            if isinstance(entry, dict) and entry.get("inputs") == plan.inputs:
+                found.append(path.name.removesuffix(".json"))
+        return [t for t in found if is_version_tag(t)]
+
     def _registry_match(self, plan: BuildPlan, progress: ui.ServiceProgress) -> str | None:
-        for tag in self._release_tags(plan.service):
+        if not self._registry_up:
+            return None
+        candidates = self._recorded_tags(plan) + self._release_tags(plan.service)
+        for tag in dict.fromkeys(candidates):
             labels = self.registry.labels(plan.service.name, tag)
             if labels.get(images.INPUTS_LABEL) == plan.inputs:
                 ref = images.image_ref(self.env, plan.service, tag)
