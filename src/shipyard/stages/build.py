@@ -6,7 +6,7 @@ import json
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shipyard import images, inputs, ui
@@ -104,12 +104,12 @@ class Builder:
             if (pulled := self._registry_match(plan, progress)) is not None:
                 if pulled != plan.image:
                     self.runner.run(dockercmd.tag(self.docker.path, pulled, plan.image))
-                action = "reused"
+                image_id, size, action = *self._inspect(plan.image), "reused"
             else:
                 progress.say(name, f"building ({self.docker.builder})")
-                self._build(plan, progress)
+                # The size is read for all built images at once, after the builds.
+                image_id, size = self._build(plan, progress), 0
                 action = "planned" if self.runner.dry_run else "built"
-            image_id, size = self._inspect(plan.image)
         seconds = time.monotonic() - started
         progress.done(name, f"{action} in {seconds:.1f}s")
         return BuiltImage(name, plan.image, image_id, plan.inputs, size, seconds, action)
@@ -163,7 +163,8 @@ class Builder:
             return []
         return [images.image_ref(self.env, service, older[0])]
 
-    def _build(self, plan: BuildPlan, progress: ui.ServiceProgress) -> None:
+    def _build(self, plan: BuildPlan, progress: ui.ServiceProgress) -> str:
+        """Build; the image id (empty in a dry run)."""
         with tempfile.TemporaryDirectory(prefix="shipyard-build-") as tmp:
             argv = dockercmd.build(
                 self.docker.path, image=plan.image, context=plan.service.context,
@@ -176,6 +177,16 @@ class Builder:
                 on_line=lambda line: progress.update(plan.service.name, line),
                 hint=f"fix the build of {plan.service.name} (its output is above), then rerun",
             )
+            iid = Path(tmp) / "iid"
+            return iid.read_text().strip() if iid.exists() else ""
+
+    def sizes(self, refs: Sequence[str]) -> dict[str, int]:
+        if not refs or self.runner.dry_run:
+            return {}
+        out = self.runner.run(dockercmd.inspect_images(self.docker.path, list(refs)),
+                              mutates=False, check=False).stdout
+        return {tag: int(d.get("Size") or 0) for d in json.loads(out or "[]")
+                for tag in d.get("RepoTags") or ()}
 
     def _inspect(self, image: str) -> tuple[str, int]:
         if self.runner.dry_run:
@@ -203,6 +214,8 @@ def build_images(config: Config, env: Environment, runner: Runner, version: Vers
 
         results = fan_out(lambda plan: builder.run(plan, tracker), plans,
                           [p.service.name for p in plans], workers, remember)
+        sizes = builder.sizes([r.image for r in results if r.action == "built"])
+        results = [replace(r, size=sizes.get(r.image, r.size)) for r in results]
     ui.table(f"build {version} ({builder.docker.builder}, {workers} job(s))",
              ("service", "image", "size", "duration", "result"),
              [(r.service, r.image, ui.human_size(r.size) if r.size else "-",
