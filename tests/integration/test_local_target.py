@@ -27,6 +27,7 @@ from shipyard.targets.base import DeployError
 from shipyard.targets.local import LocalTarget
 from shipyard.version import Version
 from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke
+from tests.integration.release_fixtures import Load
 
 pytestmark = pytest.mark.integration
 
@@ -150,54 +151,13 @@ def make_local(images_app: AppRepo, registry: LocalRegistryProcess
     subprocess.run(("docker", "rmi", "--force", *refs), capture_output=True, check=False)
 
 
-class Load:
-    """Bounded request loops on 127.0.0.1, one thread per proxy port; they stop by themselves."""
-
-    def __init__(self, ports: list[int], cap: int = 200, pause: float = 0.015) -> None:
-        self.answers: dict[int, list[str]] = {port: [] for port in ports}
-        self.stop = threading.Event()
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        self.threads = [threading.Thread(target=self._loop, args=(p, cap, pause), daemon=True)
-                        for p in ports]
-
-    def _loop(self, port: int, cap: int, pause: float) -> None:
-        for _ in range(cap):
-            if self.stop.is_set():
-                return
-            try:
-                with self.opener.open(f"http://127.0.0.1:{port}/version", timeout=5) as answer:
-                    self.answers[port].append(answer.read().decode().strip())
-            except (urllib.error.URLError, OSError) as exc:
-                self.answers[port].append(f"FAILED: {exc}")
-            time.sleep(pause)
-
-    def __enter__(self) -> Load:
-        for thread in self.threads:
-            thread.start()
-        time.sleep(0.2)  # some requests before the change
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        counts = {port: len(a) for port, a in self.answers.items()}
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and any(
-                len(a) < counts[p] + 5 for p, a in self.answers.items()):
-            time.sleep(0.02)  # some requests after the change
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
-
-    def everything(self) -> list[str]:
-        return [a for answers in self.answers.values() for a in answers]
-
-
 def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -> None:
     local = make_local()
     v1, v2 = local.images(V1), local.images(V2)
     first = local.deploy(V1, v1)
     print(f"\ntiming: first two-service deploy (new containers, proxy start): {first:.2f}s")
 
-    with Load(list(local.ports.values())) as load:
+    with Load(list(local.ports.values()), cap=200, pause=0.015) as load:
         switch = local.deploy(V2, v2)
     print(f"timing: two-service deploy v1 -> v2 under load: {switch:.2f}s")
     answers = load.everything()
@@ -215,7 +175,7 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     assert all(len(names) == 1 for names in kept.values()), kept
     created = {name: docker("inspect", "--format", "{{.Created}}", names[0])
                for name, names in kept.items()}
-    with Load(list(local.ports.values())) as load:
+    with Load(list(local.ports.values()), cap=200, pause=0.015) as load:
         rollback = local.deploy(V1, v1)
     print(f"timing: two-service rollback v2 -> v1 under load: {rollback:.2f}s")
     answers = load.everything()
@@ -241,7 +201,8 @@ def test_failed_health_check_leaves_traffic_alone(make_local: Callable[..., Loca
     local.app.git("commit", "-q", "-am", "alpha loses /healthz")
     broken = local.images(V3)
 
-    with Load(list(local.ports.values())) as load, pytest.raises(DeployError) as failure:
+    with Load(list(local.ports.values()), cap=200, pause=0.015) as load, \
+            pytest.raises(DeployError) as failure:
         local.deploy(V3, broken)
     assert failure.value.service == "alpha"
     assert "/healthz" in failure.value.message and "health check" in failure.value.message
