@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AppRepo
+from tests.conftest import AppRepo, LocalRegistryProcess
+from tests.integration.release_fixtures import ReleaseApp, release_app
 
 BASE_IMAGE = "shipyard/busybox:1"
 VERSION = "v1.0.0"
@@ -212,3 +213,10 @@ def _blob(base: str, name: str, data: bytes, media_type: str) -> dict[str, objec
         url, data=data, method="PUT", headers={"Content-Type": "application/octet-stream"})
     ).close()
     return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+
+@pytest.fixture
+def app(images_app: AppRepo, registry: LocalRegistryProcess) -> Iterator[ReleaseApp]:
+    """The release tests' app: secrets, a failing-health switch, cleaned up afterwards."""
+    with release_app(images_app, registry) as made:
+        yield made

@@ -8,29 +8,20 @@ Real git (bare remote), Docker engine, registry, trivy and nginx; requests to 12
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import AppRepo, LocalRegistryProcess
 from tests.integration.release_fixtures import (
     SERVICES,
     Load,
     ReleaseApp,
     commands,
     http_get,
-    release_app,
 )
 
 pytestmark = pytest.mark.integration
 
 V1, V2 = "v1.0.0", "v2.0.0"
-
-
-@pytest.fixture
-def app(images_app: AppRepo, registry: LocalRegistryProcess) -> Iterator[ReleaseApp]:
-    with release_app(images_app, registry) as made:
-        yield made
 
 
 def test_release_and_rollback_fail_no_request(app: ReleaseApp) -> None:

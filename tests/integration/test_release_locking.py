@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import AppRepo, LocalRegistryProcess
 from tests.integration.release_fixtures import (
     SERVICES,
     Lines,
     ReleaseApp,
     commands,
     kill_group,
-    release_app,
     table,
 )
 
 pytestmark = pytest.mark.integration
 
 V1, V2, V3 = "v1.0.0", "v2.0.0", "v3.0.0"
-
-
-@pytest.fixture
-def app(images_app: AppRepo, registry: LocalRegistryProcess) -> Iterator[ReleaseApp]:
-    with release_app(images_app, registry) as made:
-        yield made
 
 
 def settled_missing(app: ReleaseApp) -> set[str]:

@@ -10,28 +10,20 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import AppRepo, LocalRegistryProcess, Ran
+from tests.conftest import Ran
 from tests.integration.release_fixtures import (
     ReleaseApp,
     docker,
-    release_app,
     write_secrets,
 )
 
 pytestmark = pytest.mark.integration
 
 V1, V2 = "v1.0.0", "v2.0.0"
-
-
-@pytest.fixture
-def app(images_app: AppRepo, registry: LocalRegistryProcess) -> Iterator[ReleaseApp]:
-    with release_app(images_app, registry) as made:
-        yield made
 
 
 class CmdlineWatch:

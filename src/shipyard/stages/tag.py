@@ -38,10 +38,7 @@ def tag_release(
     repo = GitRepo.open(config.root)
     head = git_preflight(repo, runner, config.project.release_branch, remote if push else None)
     tag = str(version)
-    local = repo.local_tag(tag)
-    remote_tag = _remote_tag(runner, remote, tag) if push else None
-    _refuse_elsewhere(local, "locally", tag, head)
-    _refuse_elsewhere(remote_tag, f"on {remote}", tag, head)
+    local, remote_tag = _existing(repo, runner, remote if push else None, tag, head)
 
     created = pushed = False
     if local is None and remote_tag is not None:
@@ -58,10 +55,7 @@ def tag_release(
 
 def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -> str:
     """Refuse a tag that exists elsewhere; say what tagging will do. Changes nothing."""
-    local = repo.local_tag(tag)
-    remote_tag = _remote_tag(runner, remote, tag)
-    _refuse_elsewhere(local, "locally", tag, head)
-    _refuse_elsewhere(remote_tag, f"on {remote}", tag, head)
+    local, remote_tag = _existing(repo, runner, remote, tag, head)
     if local and remote_tag:
         return "already on HEAD"
     return "will be pushed" if local else "will be created"
@@ -94,6 +88,16 @@ def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None
             hint=f"git push {remote} {branch} first, so the tagged commit is on {tracking}",
         )
     return head
+
+
+def _existing(repo: GitRepo, runner: Runner, remote: str | None, tag: str, head: str
+              ) -> tuple[TagRef | None, TagRef | None]:
+    """The tag here and on the remote (None: not asked or absent); refused unless on HEAD."""
+    local = repo.local_tag(tag)
+    remote_tag = _remote_tag(runner, remote, tag) if remote else None
+    _refuse_elsewhere(local, "locally", tag, head)
+    _refuse_elsewhere(remote_tag, f"on {remote}", tag, head)
+    return local, remote_tag
 
 
 def _remote_tag(runner: Runner, remote: str, tag: str) -> TagRef | None:
