@@ -193,13 +193,6 @@ class LocalTarget:
                                   f"{service.version_path} answers {status} {answer!r}, "
                                   f"not {version}", service=service.name)
 
-    def logs_tail(self, service: str, name: str, lines: int = 40) -> str:
-        container = self.containers.get(name)
-        if container is None or container.service != service:
-            raise UsageError(f"no revision container {name!r} of {service}",
-                             hint="see the names in invoke status")
-        return self.containers.logs(name, lines)
-
     def _service(self, name: str) -> Service:
         return self.config.select([name])[0]
 
