@@ -46,9 +46,6 @@ class GitRepo:
             raise ShipyardError("the repository has no commits yet",
                                 hint="commit something first") from None
 
-    def commit_time(self, rev: str = "HEAD") -> int:
-        return int(self.repo.commit(rev).committed_date)
-
     def current_branch(self) -> str | None:
         return None if self.repo.head.is_detached else self.repo.active_branch.name
 
@@ -96,11 +93,6 @@ class GitRepo:
         if ref is None:
             return None
         return TagRef(commit=ref.commit.hexsha, annotated=ref.tag is not None)
-
-    def source_url(self, remote: str) -> str:
-        """The remote's URL for the OCI source label; empty when there is no such remote."""
-        match = next((r for r in self.repo.remotes if r.name == remote), None)
-        return next(iter(match.urls), "") if match is not None else ""
 
     def local_branch(self, branch: str) -> str | None:
         head = next((h for h in self.repo.heads if h.name == branch), None)

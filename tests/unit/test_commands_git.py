@@ -51,3 +51,12 @@ def test_delete_local_branch() -> None:
 def test_fetch_tag() -> None:
     assert git.fetch_tag("origin", "v1.1.0") == (
         "git", "fetch", "--quiet", "origin", "refs/tags/v1.1.0:refs/tags/v1.1.0")
+
+
+def test_head_commit_reads_sha_and_committer_time() -> None:
+    assert git.head_commit() == ("git", "log", "-1", "--format=%H %ct", "HEAD")
+
+
+def test_remote_url_cannot_read_the_remote_as_an_option() -> None:
+    assert git.remote_url("--upload-pack=x") == (
+        "git", "remote", "get-url", "--", "--upload-pack=x")

@@ -42,3 +42,12 @@ def delete_local_branch(branch: str) -> Argv:
 
 def fetch_tag(remote: str, tag: str) -> Argv:
     return ("git", "fetch", "--quiet", remote, f"refs/tags/{tag}:refs/tags/{tag}")
+
+
+def head_commit() -> Argv:
+    # SHA and committer time (Unix seconds), one line: the OCI revision and created labels.
+    return ("git", "log", "-1", "--format=%H %ct", "HEAD")
+
+
+def remote_url(remote: str) -> Argv:
+    return ("git", "remote", "get-url", "--", remote)

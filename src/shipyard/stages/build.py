@@ -12,8 +12,8 @@ from pathlib import Path
 from shipyard import images, inputs, ui
 from shipyard.commands import docker as dockercmd
 from shipyard.config import Config, Environment, Service
-from shipyard.gitrepo import GitRepo
 from shipyard.ledger import ReleaseRecord, releases_dir
+from shipyard.provenance import read_provenance
 from shipyard.registry import Registry
 from shipyard.runner import Runner
 from shipyard.stages.fanout import default_jobs, fan_out
@@ -61,9 +61,7 @@ class Builder:
         self.registry = Registry(env.registry)
         self._registry_up = self.registry.ping()
         self._tags: dict[str, list[str]] = {}
-        repo = GitRepo.open(config.root)
-        self.revision, self.commit_time = repo.head, repo.commit_time()
-        self.source = repo.source_url(config.project.remote)
+        self.provenance = read_provenance(config.root, config.project.remote, runner)
         # One look at the engine for all services, instead of several docker calls each.
         self.local = self._local_images()
 
@@ -84,7 +82,8 @@ class Builder:
         digest = inputs.input_digest(service, args)
         labels = images.labels(
             project=self.config.project.name, service=service.name, version=self.version,
-            revision=self.revision, source=self.source, commit_time=self.commit_time,
+            revision=self.provenance.revision, source=self.provenance.source,
+            commit_time=self.provenance.commit_time,
             inputs=digest,
         )
         return BuildPlan(service, images.image_ref(self.env, service, self.version), args,
