@@ -1,0 +1,92 @@
+"""The input digest: what decides whether a service's image is rebuilt or reused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+from docker.utils.build import exclude_paths
+
+from shipyard.config import Service
+from shipyard.inputs import build_args, context_paths, input_digest
+
+
+def service(context: Path, **args: str) -> Service:
+    return Service("api", context, context / "Dockerfile", 8080,
+                   build_args=MappingProxyType(dict(args)))
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    root = tmp_path / "ctx"
+    (root / "src" / "deep").mkdir(parents=True)
+    (root / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    (root / "src" / "main.sh").write_text("echo hi\n")
+    (root / "src" / "deep" / "data.txt").write_text("data\n")
+    (root / "empty").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("not in the context\n")
+    os.symlink(tmp_path / "outside", root / "linked-folder")
+    os.symlink("src/main.sh", root / "linked-file")
+    return root
+
+
+def digest(svc: Service) -> str:
+    return input_digest(svc, dict(svc.build_args))
+
+
+def test_without_dockerignore_the_paths_are_the_ones_docker_sends(context: Path) -> None:
+    # The docker SDK implements docker's context rules; without patterns both must agree.
+    expected = set(exclude_paths(str(context), [], "Dockerfile"))
+    assert context_paths(context, "Dockerfile") == expected
+    assert "linked-folder/secret.txt" not in expected  # links to folders are not followed
+
+
+def test_a_comment_only_dockerignore_excludes_nothing(context: Path) -> None:
+    before = context_paths(context, "Dockerfile")
+    (context / ".dockerignore").write_text("# nothing ignored yet\n\n")
+    assert context_paths(context, "Dockerfile") == before | {".dockerignore"}
+
+
+def test_ignored_files_do_not_change_the_digest(context: Path) -> None:
+    (context / ".dockerignore").write_text("src/deep\n*.log\n!keep.log\n")
+    first = digest(service(context))
+    (context / "src" / "deep" / "data.txt").write_text("changed\n")
+    (context / "debug.log").write_text("noise\n")
+    assert digest(service(context)) == first
+    (context / "keep.log").write_text("re-included by !keep.log\n")
+    assert digest(service(context)) != first
+
+
+def test_contents_mode_dockerfile_and_args_each_change_the_digest(context: Path) -> None:
+    seen = {digest(service(context))}
+    (context / "src" / "main.sh").write_text("echo bye\n")
+    seen.add(digest(service(context)))
+    (context / "src" / "main.sh").chmod(0o755)
+    seen.add(digest(service(context)))
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY src /app\n")
+    seen.add(digest(service(context)))
+    seen.add(digest(service(context, FLAVOR="b")))
+    os.remove(context / "linked-file")
+    os.symlink("src/deep/data.txt", context / "linked-file")
+    seen.add(digest(service(context)))
+    assert len(seen) == 6
+
+
+def test_the_same_tree_elsewhere_has_the_same_digest(context: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    (copy / "src" / "deep").mkdir(parents=True)
+    for rel in ("Dockerfile", "src/main.sh", "src/deep/data.txt"):
+        (copy / rel).write_bytes((context / rel).read_bytes())
+    (copy / "empty").mkdir()
+    os.symlink(tmp_path / "outside", copy / "linked-folder")
+    os.symlink("src/main.sh", copy / "linked-file")
+    assert digest(service(copy)) == digest(service(context))
+
+
+def test_version_is_a_build_arg_only_when_the_dockerfile_declares_it(context: Path) -> None:
+    assert build_args(service(context), "v1.1.0") == {}
+    (context / "Dockerfile").write_text("FROM scratch\narg VERSION=dev\n")
+    assert build_args(service(context, A="1"), "v1.1.0") == {"A": "1", "VERSION": "v1.1.0"}
