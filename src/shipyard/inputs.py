@@ -46,7 +46,7 @@ def context_paths(context: Path, dockerfile_rel: str | None) -> set[str]:
         from docker.utils.build import exclude_paths
 
         return set(exclude_paths(str(context), patterns, dockerfile_rel))
-    found = set()
+    found: set[str] = set()
     for folder, dirs, files in os.walk(context):  # like docker: links to folders not followed
         rel = os.path.relpath(folder, context)
         found.update(name if rel == "." else os.path.join(rel, name) for name in dirs + files)
