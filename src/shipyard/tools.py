@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -121,9 +122,45 @@ def docker_client(runner: Runner) -> DockerClient:
         raise ShipyardError("no working docker client found",
                             hint="run scripts/bootstrap.sh (installs docker.io)")
     client = next((p for p in probes if p.buildkit), probes[0])
-    server = runner.run(dockercmd.server_version(client.path), mutates=False, check=False,
-                        timeout=20)
-    if not server.ok:
+    if not engine_answers(client.path, runner):
         raise ShipyardError("the Docker engine does not answer",
                             hint="run scripts/bootstrap.sh (starts dockerd), then rerun")
     return client
+
+
+def engine_socket() -> str | None:
+    """The engine's unix socket when the client would use the default one; else None (a remote
+    DOCKER_HOST or a docker context, which only the CLI resolves)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host:
+        return host.removeprefix("unix://") if host.startswith("unix://") else None
+    if os.environ.get("DOCKER_CONTEXT", "default") != "default":
+        return None
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    try:
+        context = json.loads(config.read_text()).get("currentContext", "default")
+    except (OSError, ValueError, AttributeError):
+        context = "default"
+    return "/var/run/docker.sock" if context in ("", "default") else None
+
+
+def ping_socket(path: str, timeout: float = 5.0) -> bool:
+    """GET /_ping on the engine's socket: ~1 ms, where `docker version` takes ~30 ms."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            status = sock.recv(32).split(b"\r\n", 1)[0].split()
+    except OSError:
+        return False
+    return len(status) >= 2 and status[1] == b"200"
+
+
+def engine_answers(docker: str, runner: Runner) -> bool:
+    # The socket answers for the common case; anything else is the CLI's to judge.
+    path = engine_socket()
+    if path is not None and ping_socket(path):
+        return True
+    return runner.run(dockercmd.server_version(docker), mutates=False, check=False,
+                      timeout=20).ok

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from shipyard import tools
+from shipyard.runner import Runner
 
 
 def fake_docker(tmp_path: Path, name: str, version: str, buildx: bool) -> Path:
@@ -60,3 +65,74 @@ def test_unreadable_cache_is_ignored(tmp_path: Path) -> None:
     cache.parent.mkdir(parents=True)
     cache.write_text("{not json")
     assert tools._probe(str(docker)) == tools.DockerClient(str(docker), "20.10.24", True)
+
+
+@contextmanager
+def engine_stand_in(path: Path, status: bytes) -> Iterator[list[bytes]]:
+    """A unix socket answering every request with `status`; yields the requests it got."""
+    seen: list[bytes] = []
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            seen.append(self.rfile.readline())
+            self.wfile.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\nOK")
+
+    server = socketserver.UnixStreamServer(str(path), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def plain_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    return tmp_path / "docker-config"
+
+
+def test_engine_socket_follows_docker_host_and_contexts(
+        plain_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tools.engine_socket() == "/var/run/docker.sock"
+    plain_env.mkdir()
+    (plain_env / "config.json").write_text('{"currentContext": "rootless"}')
+    assert tools.engine_socket() is None  # only the CLI knows where that context points
+    (plain_env / "config.json").write_text('{"currentContext": "default"}')
+    assert tools.engine_socket() == "/var/run/docker.sock"
+    monkeypatch.setenv("DOCKER_CONTEXT", "remote")
+    assert tools.engine_socket() is None
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
+    assert tools.engine_socket() == "/run/user/1000/docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2376")
+    assert tools.engine_socket() is None
+
+
+def test_an_engine_that_answers_ping_needs_no_cli_call(
+        tmp_path: Path, plain_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docker = fake_docker(tmp_path, "docker", "20.10.24", buildx=False)
+    sock = tmp_path / "engine.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    with engine_stand_in(sock, b"200 OK") as seen:
+        assert tools.engine_answers(str(docker), Runner())
+    assert seen == [b"GET /_ping HTTP/1.0\r\n"]
+    assert not (tmp_path / "docker.calls").exists()
+
+
+def test_when_ping_fails_the_cli_decides(
+        tmp_path: Path, plain_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = fake_docker(tmp_path, "docker", "20.10.24", buildx=False)
+    broken = tmp_path / "broken-docker"
+    broken.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    sock = tmp_path / "engine.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    with engine_stand_in(sock, b"500 Internal Server Error"):
+        assert tools.engine_answers(str(answers), Runner())
+        assert (tmp_path / "docker.calls").read_text() == "version --format {{.Server.Version}}\n"
+        assert not tools.engine_answers(str(broken), Runner())
+    # No socket at all: still the CLI's answer, not an exception.
+    assert not tools.engine_answers(str(broken), Runner())
