@@ -41,9 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shipyard import config as config_mod
-from shipyard import images, inputs
+from shipyard import images, inputs, tools
 from shipyard.runner import Runner
-from shipyard.tools import DOCKER_CANDIDATES, docker_client
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -504,7 +503,6 @@ def raw(app: App, template: Template, build_env: dict[str, str]) -> Sample:
 class Results:
     samples: list[Sample] = field(default_factory=list)
     startups: list[float] = field(default_factory=list)  # `python -m invoke --list`, per rep
-    probe_runs: list[dict[str, float]] = field(default_factory=list)  # probe_costs(), per rep
     background: list[float] = field(default_factory=list)  # cores busy while the bench idles
     waited: float = 0.0  # seconds spent waiting for a quiet machine
     repeats: int = 0
@@ -513,11 +511,6 @@ class Results:
     @property
     def startup(self) -> float:
         return median(self.startups)
-
-    @property
-    def probes(self) -> dict[str, float]:
-        keys = dict.fromkeys(k for run in self.probe_runs for k in run)  # in probe order
-        return {k: median([run[k] for run in self.probe_runs if k in run]) for k in keys}
 
     def of(self, variant: str, n: int) -> list[Sample]:
         return [s for s in self.samples if s.variant == variant and s.n == n]
@@ -584,7 +577,6 @@ def measure(apps: list[App], repeats: int, budget: float, build_env: dict[str, s
                 unit(app)
         # Fixed costs outside any command, timed alone once per repetition.
         results.startups += [apps[0].invoke("--list").seconds for _ in range(STARTUP_SAMPLES)]
-        results.probe_runs.append(probe_costs())
         rep += 1
         results.repeats = rep
         took = time.monotonic() - rep_started
@@ -595,29 +587,10 @@ def measure(apps: list[App], repeats: int, budget: float, build_env: dict[str, s
     return results
 
 
-def probe_costs() -> dict[str, float]:
-    """The docker client probes one shipyard process makes before its first logged command
-    (tools._probe runs them with a log-less Runner), each timed alone: `version` for every
-    candidate client, plus `buildx version` for clients of 23.0 and later."""
-    costs: dict[str, float] = {}
-    seen: list[Path] = []
-    for name in DOCKER_CANDIDATES:
-        path = shutil.which(name)
-        if path is None or Path(path).resolve() in seen:
-            continue
-        seen.append(Path(path).resolve())
-        argvs = [(path, "version", "--format", "{{.Client.Version}}")]
-        version = subprocess.run(argvs[0], capture_output=True, text=True, check=False).stdout
-        if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 23:
-            argvs.append((path, "buildx", "version"))
-        for argv in argvs:
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                subprocess.run(argv, capture_output=True, check=False)
-                times.append(time.perf_counter() - t0)
-            costs[shlex.join(argv)] = median(times)
-    return costs
+def probes_remembered() -> bool:
+    """Whether every docker client shipyard would probe has its answer cached (tools._probe),
+    so that measured processes start no probe at all."""
+    return all(tools._cached(path) is not False for path in tools._candidates())
 
 
 # --- hook for the next stages ---------------------------------------------------------------
@@ -660,7 +633,7 @@ def deploy_rows(base: Path, pythonpath: str, repeats: int) -> list[str]:
 
 
 def machine(build_env: dict[str, str]) -> list[str]:
-    client = docker_client(Runner())
+    client = tools.docker_client(Runner())
     server = run_text((client.path, "version", "--format", "{{.Server.Version}}"))
     model = next((line.split(":", 1)[1].strip()
                   for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -788,11 +761,10 @@ def kind(argv_text: str) -> str:
 
 def overhead_rows(results: Results, sizes: Sequence[int]) -> list[str]:
     """Shipyard's extra time over the raw loop (cold, --jobs 1), split by where it goes."""
-    rows = ["| N | shipyard − raw s | interpreter + imports (2 processes) s | docker client probes "
-            "(unlogged) s | other docker commands (per run) s | registry API calls | same build + "
-            "push commands, shipyard − raw s | rest s |",
-            "|---|---:|---:|---:|---|---:|---:|---:|"]
-    probes = 2 * sum(results.probes.values())
+    rows = ["| N | shipyard − raw s | interpreter + imports (2 processes) s | other commands "
+            "(per run) s | registry API calls | same build + push commands, shipyard − raw s | "
+            "rest s |",
+            "|---|---:|---:|---|---:|---:|---:|"]
     startup = 2 * results.startup
     for n in sizes:
         samples, raws = results.of(COLD_J1, n), results.of(RAW, n)
@@ -810,11 +782,11 @@ def overhead_rows(results: Results, sizes: Sequence[int]) -> list[str]:
             api.append(sum(1 for p in sample.parts for h in p.hits if h[0] == "shipyard"))
         raw_main = median([sum(s for _, s in r.raw_commands) for r in raws])
         same = median(main_s) - raw_main
-        rest = delta - startup - probes - median(other_s) - same
+        rest = delta - startup - median(other_s) - same
         per_run = ", ".join(f"{k} ×{c / len(samples):g}" for k, c in sorted(counts.items()))
         rows.append(
             f"| {n} | {fmt(delta)} ({delta / median([r.seconds for r in raws]):+.0%}) | "
-            f"{fmt(startup)} | {fmt(probes)} | {per_run}: {fmt(median(other_s))} | "
+            f"{fmt(startup)} | {per_run}: {fmt(median(other_s))} | "
             f"{median(api):g} | {same:+.2f} | {rest:+.2f} |")
     return rows
 
@@ -867,8 +839,11 @@ def report(results: Results, sizes: Sequence[int], repeats: int, spin: int, data
         f"{fmt(results.startup)} s (median of {len(results.startups)}, range "
         f"{fmt(min(results.startups))}–{fmt(max(results.startups))}); a build + push pair "
         "starts two processes",
-        "- docker client probes per process (timed alone, medians): "
-        + ", ".join(f"`{k}` {fmt(v)} s" for k, v in results.probes.items()),
+        "- docker client probes: "
+        + ("none in the measured runs; each client binary's answer is remembered in "
+           "`~/.cache/shipyard/docker-clients.json` (an entry for every candidate was checked)"
+           if probes_remembered() else "NOT remembered for every client: each process probes"),
+        "- the Docker engine check is a `GET /_ping` on the engine's socket, not a command",
         f"- other work on the machine just before each measurement: "
         f"{median(results.background):.2f} cores busy (median; range "
         f"{min(results.background):.2f}–{max(results.background):.2f}), after waiting up to "
@@ -1009,7 +984,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--repeats must be 1 or more")
 
     started = time.monotonic()
-    build_env = docker_client(Runner()).build_env
+    build_env = tools.docker_client(Runner()).build_env
     about = machine(build_env)
     run_id = uuid.uuid4().hex[:6]
     apps: list[App] = []
