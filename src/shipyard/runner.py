@@ -89,11 +89,7 @@ class Runner:
         hint: str | None = None,
         on_line: LineHandler | None = None,
     ) -> Result:
-        if isinstance(argv, str):  # tuple("git push") would run "g" with "i", "t", ...
-            raise ValueError(f"argv must be a tuple of strings, not a string: {argv!r}")
-        argv = tuple(argv)
-        if not argv or any(not isinstance(a, str) or "\x00" in a for a in argv):
-            raise ValueError(f"argv must be a non-empty tuple of strings: {argv!r}")
+        argv = _checked(argv)
         if mutates and self.dry_run:
             self.planned.append(argv)
             _plan_line(f"[dry-run] {self.quote(argv)}")
@@ -123,7 +119,7 @@ class Runner:
 
         Returns its pid (None in dry-run). The daemon outlives shipyard, on purpose.
         """
-        argv = tuple(argv)
+        argv = _checked(argv)
         if self.dry_run:
             self.planned.append(argv)
             _plan_line(f"[dry-run] {self.quote(argv)} &")
@@ -244,6 +240,15 @@ class Runner:
 
 
 _PLAN_LOCK = threading.Lock()
+
+
+def _checked(argv: Sequence[str]) -> Argv:
+    if isinstance(argv, str):  # tuple("git push") would run "g" with "i", "t", ...
+        raise ValueError(f"argv must be a tuple of strings, not a string: {argv!r}")
+    argv = tuple(argv)
+    if not argv or any(not isinstance(a, str) or "\x00" in a for a in argv):
+        raise ValueError(f"argv must be a non-empty tuple of strings: {argv!r}")
+    return argv
 
 
 def _plan_line(text: str) -> None:

@@ -240,11 +240,16 @@ def test_no_retry_by_default(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argv", [
     (), ("echo", "a\x00b"), ("echo", Path("x")), ("echo", 1), "echo hello", ["true", None]])
-def test_only_non_empty_argv_of_plain_strings_is_accepted(argv: object) -> None:
+def test_only_non_empty_argv_of_plain_strings_is_accepted(argv: object, tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         Runner().run(argv)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         Runner(dry_run=True).run(argv)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):  # daemons too, in both modes
+        Runner().spawn(argv, log=tmp_path / "daemon.log")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Runner(dry_run=True).spawn(argv, log=tmp_path / "daemon.log")  # type: ignore[arg-type]
+    assert not (tmp_path / "daemon.log").exists()
 
 
 def test_commands_are_never_run_through_a_shell(
