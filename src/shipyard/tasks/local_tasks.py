@@ -43,7 +43,9 @@ def local_up(c: Context, env: str = "local", dry_run: bool = False) -> None:
 @task(name="local-down", help={"env": ENV_HELP, "dry-run": DRY_RUN_HELP})
 @expected_failures
 def local_down(c: Context, env: str = "local", dry_run: bool = False) -> None:
-    """Stop the local environment: nginx, every revision container of this app and
-    environment (serving and kept ones: they are removed), and the registry (its images stay on
-    disk under .shipyard/local/registry/)."""
+    """Stop the local environment: nginx, this app's revision containers and the registry.
+
+    Every revision container of this app and environment, serving or kept, is removed. The
+    registry's images stay on disk under .shipyard/local/registry/.
+    """
     _target(c, env, dry_run).down()

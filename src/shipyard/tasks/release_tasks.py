@@ -57,8 +57,11 @@ def release(c: Context, version: str | None = None, env: str = "local",
 @expected_failures
 def deploy(c: Context, version: str | None = None, env: str = "local",
            break_lock: bool = False, dry_run: bool = False) -> None:
-    """Deploy a pushed release by digest: new revisions, health and version checks, then one
-    traffic switch for all services; the old revisions are kept for instant rollback."""
+    """Deploy a pushed release by digest, all services switched together once healthy.
+
+    New revisions start first and must pass their health and version checks; then one traffic
+    switch moves every service. The old revisions are kept for an instant rollback.
+    """
     parsed = require_version(version)
     from shipyard import release as pipeline
 
@@ -81,13 +84,17 @@ def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: 
     pipeline.rollback(_session(c, env, dry_run), target, break_lock=break_lock)
 
 
-@task(name="status", help={"env": ENV_HELP, "json": "print machine-readable JSON on stdout"})
+@task(name="status", help={
+    "env": ENV_HELP,
+    "json": "print machine-readable JSON on stdout",
+    "dry-run": "status only reads anyway; with it, not even the command log is written",
+})
 @expected_failures
-def status(c: Context, env: str = "local", json_: bool = False) -> None:
+def status(c: Context, env: str = "local", json_: bool = False, dry_run: bool = False) -> None:
     """Show what each service runs now (version, digest, URL) and the last releases."""
     from shipyard.status import collect_status, show_status
 
-    session = _session(c, env, False)
+    session = _session(c, env, dry_run)
     data = collect_status(session)
     if json_:
         print(json.dumps(data, indent=2, sort_keys=True))
