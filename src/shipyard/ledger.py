@@ -14,7 +14,7 @@ from typing import Any
 
 from shipyard.errors import ShipyardError
 from shipyard.version import Version
-from shipyard.workspace import state_dir
+from shipyard.workspace import state_dir, state_path
 
 DEFAULT_ENV = "local"
 
@@ -24,7 +24,7 @@ def now() -> str:
 
 
 def releases_dir(root: Path, env: str) -> Path:
-    base = state_dir(root) / "releases"
+    base = state_path(root) / "releases"  # created by the first record saved, not by readers
     return base if env == DEFAULT_ENV else base / env
 
 
@@ -51,8 +51,9 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 class ReleaseRecord:
-    def __init__(self, path: Path, data: dict[str, Any], dry_run: bool = False) -> None:
-        self.path = path
+    def __init__(self, root: Path, path: Path, data: dict[str, Any], dry_run: bool = False
+                 ) -> None:
+        self.root, self.path = root, path
         self.data = data
         self.dry_run = dry_run  # a dry run reads records but never writes them
 
@@ -61,15 +62,16 @@ class ReleaseRecord:
              ) -> ReleaseRecord:
         path = releases_dir(root, env) / f"{version}.json"
         if path.exists():
-            return cls(path, read_json(path), dry_run)
+            return cls(root, path, read_json(path), dry_run)
         data = {"version": str(version), "env": env, "created": now(), "stages": {},
                 "images": {}}
-        return cls(path, data, dry_run)
+        return cls(root, path, data, dry_run)
 
     def save(self) -> None:
         if self.dry_run:
             return
         self.data["updated"] = now()
+        state_dir(self.root)  # .shipyard/ and its .gitignore come before the first record
         write_json(self.path, self.data)
 
     @property

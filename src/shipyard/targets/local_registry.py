@@ -11,7 +11,7 @@ from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.registry import Registry
 from shipyard.runner import Runner
-from shipyard.workspace import state_dir
+from shipyard.workspace import state_dir, state_path
 
 REGISTRY_BINARY = "docker-registry"
 START_TIMEOUT = 20.0
@@ -38,7 +38,8 @@ class LocalRegistry:
                              hint="local-up and local-down work on target = \"local\"")
         self.port = env.local.registry_port
         self.runner = runner
-        self.home = state_dir(config.root) / "local" / "registry"
+        self.root = config.root
+        self.home = state_path(config.root) / "local" / "registry"
         self.api = Registry(env.registry)
 
     @property
@@ -49,9 +50,11 @@ class LocalRegistry:
         """Start the registry unless it already answers. True when it was started now."""
         if self.api.ping():
             return False
-        self.home.mkdir(parents=True, exist_ok=True)
         config_file = self.home / "config.yml"
-        config_file.write_text(CONFIG_TEMPLATE.format(data=self.home / "data", port=self.port))
+        if not self.runner.dry_run:  # a dry run writes nothing, not even shipyard's own state
+            state_dir(self.root)
+            self.home.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(CONFIG_TEMPLATE.format(data=self.home / "data", port=self.port))
         pid = self.runner.spawn((REGISTRY_BINARY, "serve", str(config_file)),
                                 log=self.home / "registry.log")
         if pid is None:
