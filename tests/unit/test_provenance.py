@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,22 +9,16 @@ import pytest
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.provenance import read_provenance
 from shipyard.runner import Runner
-
-IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True,
-                          capture_output=True, text=True).stdout.strip()
+from tests.conftest import git
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(tmp_path, "init", "-q", "-b", "main")
     (tmp_path / "a.txt").write_text("a\n")
     git(tmp_path, "add", "a.txt")
-    subprocess.run(["git", *IDENTITY, "commit", "-q", "-m", "one"], cwd=tmp_path, check=True,
-                   env={"GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z", "PATH": "/usr/bin:/bin"})
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+    git(tmp_path, "commit", "-q", "-m", "one")
     return tmp_path
 
 
