@@ -34,8 +34,8 @@ from benchkit.report import DOC, machine, report, write_doc
 from benchkit.schedule import BUDGET_MINUTES, MIN_REPEATS, REPEATS, measure
 from benchkit.scratch import prune_build_cache, remove_images, scratch, snapshot_sources
 
-from shipyard import tools
-from shipyard.runner import Runner
+from shipyard.exec import tools
+from shipyard.exec.runner import Runner
 
 SIZES = (1, 2, 4)
 SPIN = 1_200_000  # busybox sh loop iterations: about 1.3 s of CPU here

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard import config as config_mod
-from shipyard import images, inputs
+from shipyard.build import images, inputs
 
 from .basics import GIT_IDENTITY, BenchError, free_port, run_text
 from .registry import BenchRegistry

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shipyard import tools
-from shipyard.runner import Runner
+from shipyard.exec import tools
+from shipyard.exec.runner import Runner
 
 from .app import App
 from .basics import ROOT, fmt, median, run_text

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipyard import images
+from shipyard.build import images
 
 from .app import App, Invocation
 from .basics import BenchError

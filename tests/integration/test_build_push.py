@@ -41,7 +41,7 @@ def test_build_push_records_registry_digests(images_app: AppRepo,
     assert labels["org.opencontainers.image.version"] == "v1.0.0"
     assert labels["org.opencontainers.image.revision"] == head
     assert labels["org.opencontainers.image.created"].endswith("Z")
-    assert labels["dev.shipyard.inputs"].startswith("sha256:")
+    assert labels["dev.shipyard.build.inputs"].startswith("sha256:")
 
     pushed = invoke(images_app.work, "push", "--version", "v1.0.0")
     assert pushed.code == 0, pushed.text

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.config import Config, Environment, load
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 from shipyard.secrets.dotenv import DotenvSecrets
 from shipyard.targets.base import DeployError
 from shipyard.targets.local import LocalTarget

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shipyard import allowlist
-from shipyard.allowlist import AllowEntry
 from shipyard.errors import ConfigError
+from shipyard.scan import allowlist
+from shipyard.scan.allowlist import AllowEntry
 
 SERVICES = ("api-server", "web")
 GOOD = """\

@@ -8,7 +8,7 @@ import pytest
 
 from shipyard.config import parse
 from shipyard.errors import EXIT_FAILED, EXIT_USAGE, ShipyardError, UsageError
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 from shipyard.secrets import secret_source
 from shipyard.secrets.dotenv import DotenvSecrets
 from shipyard.secrets.dotenv import parse as parse_dotenv

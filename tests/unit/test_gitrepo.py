@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipyard.gitrepo import TagRef, parse_ls_remote_branch, parse_ls_remote_tag
+from shipyard.build.gitrepo import TagRef, parse_ls_remote_branch, parse_ls_remote_tag
 
 TAG_OBJECT = "1" * 40
 COMMIT = "c" * 40

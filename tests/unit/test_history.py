@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shipyard.audit import audit, previous_good, record_deploy, serving
+from shipyard.state.audit import audit, previous_good, record_deploy, serving
 
 
 def test_serving_and_previous_good(tmp_path: Path) -> None:

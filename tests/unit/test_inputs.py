@@ -10,8 +10,8 @@ from types import MappingProxyType
 import pytest
 from docker.utils.build import exclude_paths
 
+from shipyard.build.inputs import build_args, context_paths, input_digest
 from shipyard.config import Service
-from shipyard.inputs import build_args, context_paths, input_digest
 
 
 def service(context: Path, **args: str) -> Service:

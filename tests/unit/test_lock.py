@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import ShipyardError
-from shipyard.lock import env_lock, lock_path, read_holder
+from shipyard.state.lock import env_lock, lock_path, read_holder
 
 
 def test_lock_is_taken_and_released(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.commands import nginx
-from shipyard.targets.local_proxy import Upstream, render
+from shipyard.targets.local.proxy import Upstream, render
 
 HOME = Path("/srv/app/.shipyard/local/proxy")
 PORTS = {"api-server": 8081, "web": 8082}

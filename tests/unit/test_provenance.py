@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.build.provenance import read_provenance
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.provenance import read_provenance
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 from tests.conftest import git
 
 

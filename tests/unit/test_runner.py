@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from shipyard import runner as runner_mod
 from shipyard.errors import CommandError
-from shipyard.redaction import Redactor
-from shipyard.runner import Runner
+from shipyard.exec import runner as runner_mod
+from shipyard.exec.redaction import Redactor
+from shipyard.exec.runner import Runner
 
 PY = sys.executable
 SECRET = "s3cr3t-Value-42"

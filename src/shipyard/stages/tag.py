@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shipyard.build.gitrepo import GitRepo, TagRef, parse_ls_remote_tag
 from shipyard.commands import git as gitcmd
 from shipyard.config import Config
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.gitrepo import GitRepo, TagRef, parse_ls_remote_tag
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 from shipyard.version import Version
 
 

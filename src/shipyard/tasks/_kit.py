@@ -13,13 +13,13 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from shipyard import config as config_mod
-from shipyard import console
 from shipyard.config import Config, Environment, Service
 from shipyard.errors import CommandError, ShipyardError, UsageError
-from shipyard.ledger import ReleaseRecord
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
+from shipyard.state.records import ReleaseRecord
+from shipyard.state.workspace import state_dir
+from shipyard.ui import console
 from shipyard.version import Version
-from shipyard.workspace import state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 ENV_HELP = "environment from shipyard.toml (default: local, the embedded default)"

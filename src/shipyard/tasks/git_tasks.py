@@ -5,7 +5,6 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard import console
 from shipyard.errors import UsageError
 from shipyard.tasks._kit import (
     DRY_RUN_HELP,
@@ -15,6 +14,7 @@ from shipyard.tasks._kit import (
     make_runner,
     require_version,
 )
+from shipyard.ui import console
 
 
 @task(

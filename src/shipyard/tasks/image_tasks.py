@@ -5,8 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard import console
-from shipyard.targets.local_registry import LocalRegistry
+from shipyard.targets.local.registry import LocalRegistry
 from shipyard.tasks._kit import (
     DRY_RUN_HELP,
     ENV_HELP,
@@ -14,6 +13,7 @@ from shipyard.tasks._kit import (
     expected_failures,
     stage_inputs,
 )
+from shipyard.ui import console
 
 
 @task(

@@ -20,14 +20,14 @@ from shipyard.tasks._kit import (
 from shipyard.version import Version
 
 if TYPE_CHECKING:
-    from shipyard.release import Session
+    from shipyard.pipeline.release import Session
 
 BREAK_LOCK_HELP = "break a lock left by a deploy whose process has died (never a live one)"
 
 
 def _session(c: Context, env: str, dry_run: bool) -> Session:
     # The pipeline is imported when a task runs, not when `invoke --list` loads this module.
-    from shipyard.release import Session
+    from shipyard.pipeline.release import Session
 
     config = load_config(c)
     environment = config.environment(env)
@@ -45,7 +45,7 @@ def release(c: Context, version: str | None = None, env: str = "local",
     release and exits 1. Rerunning after a failure or a kill resumes where it stopped.
     """
     parsed = require_version(version)
-    from shipyard import release as pipeline
+    from shipyard.pipeline import release as pipeline
 
 
 
@@ -63,7 +63,7 @@ def deploy(c: Context, version: str | None = None, env: str = "local",
     switch moves every service. The old revisions are kept for an instant rollback.
     """
     parsed = require_version(version)
-    from shipyard import release as pipeline
+    from shipyard.pipeline import release as pipeline
 
 
 
@@ -77,7 +77,7 @@ def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: 
              dry_run: bool = False) -> None:
     """Move every service back to an earlier verified release, together, without rebuilding."""
     target = Version.parse(to) if to is not None else None
-    from shipyard import release as pipeline
+    from shipyard.pipeline import release as pipeline
 
 
 
@@ -92,7 +92,7 @@ def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: 
 @expected_failures
 def status(c: Context, env: str = "local", json_: bool = False, dry_run: bool = False) -> None:
     """Show what each service runs now (version, digest, URL) and the last releases."""
-    from shipyard.status import collect_status, show_status
+    from shipyard.pipeline.status import collect_status, show_status
 
     session = _session(c, env, dry_run)
     data = collect_status(session)

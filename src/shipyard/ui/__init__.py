@@ -10,7 +10,7 @@ from typing import Any
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shipyard import console
+from shipyard.ui import console
 
 MAX_STATUS = 70
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.build.images import SERVICE_LABEL
 from shipyard.commands import docker_containers as dc
 from shipyard.errors import UsageError
-from shipyard.images import SERVICE_LABEL
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 
 ROOT_LABEL = "dev.shipyard.root"
 ENV_LABEL = "dev.shipyard.env"

@@ -24,7 +24,7 @@ from pathlib import Path
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shipyard.errors import CommandError
-from shipyard.redaction import Redactor
+from shipyard.exec.redaction import Redactor
 
 Argv = tuple[str, ...]
 LineHandler = Callable[[str], None]

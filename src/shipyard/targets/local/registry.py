@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from shipyard import console
 from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.registry import Registry
-from shipyard.runner import Runner
-from shipyard.workspace import state_dir, state_path
+from shipyard.exec.runner import Runner
+from shipyard.registries.client import Registry
+from shipyard.state.workspace import state_dir, state_path
+from shipyard.ui import console
 
 REGISTRY_BINARY = "docker-registry"
 START_TIMEOUT = 20.0

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard import console
 from shipyard.commands import nginx
 from shipyard.errors import ShipyardError
-from shipyard.ledger import read_json, write_json
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
+from shipyard.state.records import read_json, write_json
+from shipyard.ui import console
 
 DRAIN_SECONDS = 30  # longest an in-flight request may hold an old worker after a switch
 START_HINT = "is another program on that port? see {log}, or change proxy_ports"

@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shipyard import ui
+from shipyard.build.gitrepo import GitRepo
 from shipyard.config import Config, Environment, Service
 from shipyard.errors import EXIT_USAGE, ShipyardError, UsageError
-from shipyard.gitrepo import GitRepo
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
+from shipyard.exec.tools import docker_client
 from shipyard.stages.scan import find_trivy, trivy_version
 from shipyard.stages.tag import check_tag, git_preflight
-from shipyard.tools import docker_client
 from shipyard.version import Version
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.allowlist import AllowList
 from shipyard.config import SEVERITIES
+from shipyard.scan.allowlist import AllowList
 
 VULN, SECRET, MISCONFIG = "vuln", "secret", "misconfig"
 MASKED = "<masked by shipyard: this image holds a secret>"

@@ -8,8 +8,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from shipyard.ledger import now, read_json, write_json
-from shipyard.workspace import state_dir
+from shipyard.state.records import now, read_json, write_json
+from shipyard.state.workspace import state_dir
 
 
 def who() -> str:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shipyard import audit, ui
+from shipyard import ui
+from shipyard.state import audit
 
 if TYPE_CHECKING:
-    from shipyard.release import Session
+    from shipyard.pipeline.release import Session
 
 RECENT = 10
 
 
 def collect_status(session: Session) -> dict[str, Any]:
-    from shipyard.release import make_target
+    from shipyard.pipeline.release import make_target
 
     config, env = session.config, session.env
     current = make_target(config, env, session.runner).current()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from shipyard.config import Environment, Service
 from shipyard.version import Version
 
-INPUTS_LABEL = "dev.shipyard.inputs"
+INPUTS_LABEL = "dev.shipyard.build.inputs"
 SERVICE_LABEL = "dev.shipyard.service"
 PROJECT_LABEL = "dev.shipyard.project"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shipyard.commands import git as gitcmd
 from shipyard.errors import ShipyardError
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ def read_provenance(root: Path, remote: str, runner: Runner) -> Provenance:
     head = runner.run(gitcmd.head_commit(), cwd=root, mutates=False, check=False)
     sha, _, stamp = head.stdout.strip().partition(" ")
     if not head.ok or not stamp.isdigit():
-        from shipyard.gitrepo import GitRepo  # only now: it names the exact problem
+        from shipyard.build.gitrepo import GitRepo  # only now: it names the exact problem
 
         GitRepo.open(root).head  # noqa: B018 - raises for no repository or no commits
         raise ShipyardError(f"cannot read the HEAD commit in {root}",

@@ -9,22 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shipyard import audit, console
+from shipyard.build.gitrepo import GitRepo
 from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.gitrepo import GitRepo
-from shipyard.ledger import ReleaseRecord
-from shipyard.lock import LockHeld, env_lock
-from shipyard.preflight import preflight
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
+from shipyard.pipeline.preflight import preflight
 from shipyard.secrets import SecretSource, secret_source
 from shipyard.stages.build import build_images
 from shipyard.stages.deploy import Deployment, rollback_candidates
 from shipyard.stages.push import push_images
 from shipyard.stages.scan import scan_images, settings_for
 from shipyard.stages.tag import tag_release
+from shipyard.state import audit
+from shipyard.state.lock import LockHeld, env_lock
+from shipyard.state.records import ReleaseRecord
 from shipyard.targets.base import Deployer
 from shipyard.targets.local import LocalTarget
+from shipyard.ui import console
 from shipyard.version import Version
 
 

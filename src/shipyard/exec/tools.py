@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shipyard.commands import docker as dockercmd
 from shipyard.errors import ShipyardError
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 
 # Debian's docker.io client may sit behind another client that lacks buildx (TOOLING-FACTS).
 DOCKER_CANDIDATES = ("docker", "/usr/bin/docker", "/usr/local/bin/docker")

@@ -11,16 +11,17 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 
-from shipyard import console
+from shipyard.build.images import PROJECT_LABEL, SERVICE_LABEL
 from shipyard.config import Config, Environment, Service
-from shipyard.config_targets import LocalSettings
+from shipyard.config.targets import LocalSettings
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.images import PROJECT_LABEL, SERVICE_LABEL
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
+from shipyard.exec.tools import docker_client
+from shipyard.state.workspace import state_dir
 from shipyard.targets.base import DeployError, Revision
-from shipyard.targets.local_proxy import LocalProxy, Upstream
-from shipyard.targets.local_registry import LocalRegistry
-from shipyard.targets.local_revisions import (
+from shipyard.targets.local.proxy import LocalProxy, Upstream
+from shipyard.targets.local.registry import LocalRegistry
+from shipyard.targets.local.revisions import (
     DIGEST_LABEL,
     ENV_LABEL,
     NEVER,
@@ -31,10 +32,9 @@ from shipyard.targets.local_revisions import (
     Containers,
     settings_hash,
 )
-from shipyard.targets.local_rollout import Plan, Rollout, http_get
-from shipyard.tools import docker_client
+from shipyard.targets.local.rollout import Plan, Rollout, http_get
+from shipyard.ui import console
 from shipyard.version import Version
-from shipyard.workspace import state_dir
 
 PINNED = re.compile(r"[^@\s]+@(sha256:[0-9a-f]{64})")
 

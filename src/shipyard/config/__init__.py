@@ -12,14 +12,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from shipyard.config_schema import (
+from shipyard.config.schema import (
     Table,
     dns_label_problem,
     env_var_problem,
     port_problem,
     url_path_problem,
 )
-from shipyard.config_targets import GcpSettings, LocalSettings, parse_gcp, parse_local
+from shipyard.config.targets import GcpSettings, LocalSettings, parse_gcp, parse_local
 from shipyard.errors import ConfigError, UsageError
 
 CONFIG_FILE = "shipyard.toml"

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from shipyard import console
 from shipyard.errors import ShipyardError
-from shipyard.workspace import state_dir
+from shipyard.state.workspace import state_dir
+from shipyard.ui import console
 
 
 class LockHeld(ShipyardError):

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ShipyardError
+from shipyard.state.workspace import state_dir, state_path
 from shipyard.version import Version
-from shipyard.workspace import state_dir, state_path
 
 DEFAULT_ENV = "local"
 

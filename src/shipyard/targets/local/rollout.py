@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard import console
 from shipyard.config import Service
 from shipyard.errors import CommandError
-from shipyard.runner import Runner
+from shipyard.exec.runner import Runner
 from shipyard.targets.base import DeployError
-from shipyard.targets.local_proxy import Upstream
-from shipyard.targets.local_revisions import Container, Containers
+from shipyard.targets.local.proxy import Upstream
+from shipyard.targets.local.revisions import Container, Containers
+from shipyard.ui import console
 from shipyard.version import Version
 
 RESTARTED = "restarted a kept container"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from shipyard.config_schema import Table, dns_label_problem, port_problem
+from shipyard.config.schema import Table, dns_label_problem, port_problem
 
 
 @dataclass(frozen=True)
