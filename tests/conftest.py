@@ -173,6 +173,18 @@ class LocalRegistryProcess:
                 return None
             raise
 
+    def config_digest(self, repo: str, reference: str) -> str:
+        """The image config digest (docker's image id) of a manifest, read from the API."""
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/v2/{repo}/manifests/{reference}",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                               "application/vnd.oci.image.manifest.v1+json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return str(json.loads(response.read())["config"]["digest"])
+
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[LocalRegistryProcess]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -184,7 +185,8 @@ def test_image_in_registry_with_same_inputs_is_pulled_not_rebuilt(
 
 
 def test_dry_runs_on_a_fresh_checkout_write_nothing(images_app: AppRepo) -> None:
-    # The registry is not running yet: the plan starts it, and nothing lands on disk.
+    # The registry is not running: build plans without it; push plans starting it and pushing
+    # every image; nothing starts and nothing lands on disk.
     config = images_app.work / "shipyard.toml"
     closed = free_port()
     config.write_text(re.sub(r"registry_port = \d+", f"registry_port = {closed}",
@@ -192,11 +194,19 @@ def test_dry_runs_on_a_fresh_checkout_write_nothing(images_app: AppRepo) -> None
     images_app.git("commit", "-q", "-am", "a registry port nothing listens on")
     built = invoke(images_app.work, "build", "--version", "v1.0.0", "--dry-run")
     assert built.code == 0, built.text
-    assert "[dry-run] docker-registry serve " in built.out
+    assert "docker-registry serve" not in built.out
     assert re.search(r"\[dry-run\] \S*docker build .*--tag 127\.0\.0\.1:\d+/demo/alpha:v1\.0\.0",
                      built.out)
-    for task in ("scan", "push"):
-        ran = invoke(images_app.work, task, "--version", "v1.0.0", "--dry-run")
-        assert "Traceback" not in ran.text, ran.text
+    pushed = invoke(images_app.work, "push", "--version", "v1.0.0", "--dry-run")
+    assert pushed.code == 0, pushed.text
+    assert "[dry-run] docker-registry serve " in pushed.out
+    assert re.search(rf"\[dry-run\] \S*docker push 127\.0\.0\.1:{closed}/demo/alpha:v1\.0\.0",
+                     pushed.out), pushed.out
+    assert not _listening(closed)
     assert not (images_app.work / ".shipyard").exists()
     assert images_app.git("status", "--porcelain", "--ignored") == ""
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

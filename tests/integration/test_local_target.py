@@ -22,8 +22,9 @@ import pytest
 
 from shipyard.config import Config, Environment, load
 from shipyard.exec.runner import Runner
+from shipyard.pipeline.context import RunContext
 from shipyard.secrets.dotenv import DotenvSecrets
-from shipyard.targets.base import DeployError
+from shipyard.targets.base import DeployError, DeployPlan, ServicePlan
 from shipyard.targets.local import LocalTarget
 from shipyard.version import Version
 from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke
@@ -97,12 +98,14 @@ class Local:
         data = json.loads(record.read_text())
         return {name: entry["pinned"] for name, entry in data["images"].items()}
 
-    def secrets(self) -> dict[str, dict[str, str]]:
-        return DotenvSecrets.for_environment(self.config, self.env, self.runner).values()
+    def plan(self, version: Version, images: dict[str, str]) -> DeployPlan:
+        bindings = DotenvSecrets.for_environment(self.config, self.env, self.runner).bindings()
+        return DeployPlan(version, tuple(ServicePlan(name, image, bindings.get(name, ()))
+                                         for name, image in images.items()))
 
     def deploy(self, version: Version, images: dict[str, str]) -> float:
         started = time.monotonic()
-        self.target.deploy(version, images, self.secrets())
+        self.target.deploy(self.plan(version, images))
         return time.monotonic() - started
 
     def containers(self, *labels: str) -> list[dict[str, object]]:
@@ -135,8 +138,8 @@ def make_local(images_app: AppRepo, registry: LocalRegistryProcess
         echoed: list[str] = []
         runner = Runner(log_path=images_app.work / ".shipyard" / "logs" / "commands.log",
                         echo=echoed.append)
-        local = Local(images_app, config, env, runner, LocalTarget(config, env, runner),
-                      canary, echoed)
+        local = Local(images_app, config, env, runner,
+                      LocalTarget(RunContext(config, env, runner)), canary, echoed)
         made.append(local)
         return local
 
@@ -253,9 +256,11 @@ def test_secret_reaches_the_container_and_nothing_else(make_local: Callable[...,
         if path.is_file() and path != secrets_file:
             found = needle.encode() in path.read_bytes()
             assert not found, f"the secret is in {path}"
-    env_files = [line.split("--env-file ")[1].split()[0] for line in local.echoed
-                 if "--env-file" in line]
-    assert env_files and not any(Path(f).exists() for f in env_files)
+    runs = [line for line in local.echoed if " run --detach " in line]
+    # Values reach docker through its environment: the command names CANARY_TOKEN, no value,
+    # and no env file exists that a kill -9 could leave behind.
+    assert any("--env CANARY_TOKEN" in line for line in runs), runs
+    assert not any("--env-file" in line or "CANARY_TOKEN=" in line for line in runs), runs
 
     alpha = local.target.current()["alpha"].name
     argv = docker("inspect", "--format",
@@ -315,7 +320,7 @@ def test_dry_run_deploy_runs_nothing(make_local: Callable[..., Local]) -> None:
     local = make_local()
     images = local.images(V1)
     dry = Runner(dry_run=True)
-    LocalTarget(local.config, local.env, dry).deploy(V1, images, local.secrets())
+    LocalTarget(RunContext(local.config, local.env, dry)).deploy(local.plan(V1, images))
     verbs = [" ".join(argv[1:3]) for argv in dry.planned]
     assert any(v.startswith("run --detach") for v in verbs), dry.planned
     assert any("-s reload" in " ".join(argv) for argv in dry.planned)

@@ -339,6 +339,12 @@ CASES = {
                       "services.api.env.A: must not contain newlines or NUL"),
     "secret name": (BASE.replace("port = 8080", "port = 8080\nsecrets = ['OK', 'API-KEY']"),
                     "services.api.secrets[1]: " + VAR),
+    "secret PATH": (BASE.replace("port = 8080", "port = 8080\nsecrets = ['DATABASE_URL', 'PATH']"),
+                    "services.api.secrets[1]: PATH is set by every shell, so the shell's value "
+                    "would be taken for the secret; pick an app-specific name (e.g. APP_PATH)"),
+    "secret HOME": (BASE.replace("port = 8080", "port = 8080\nsecrets = ['HOME']"),
+                    "services.api.secrets[0]: HOME is set by every shell, so the shell's value "
+                    "would be taken for the secret; pick an app-specific name (e.g. APP_HOME)"),
     "secret also env": (BASE.replace("port = 8080", "port = 8080\nsecrets = ['A']\nenv = {A='x'}"),
                         "services.api.env: A is also listed in secrets"),
     "health path": (BASE.replace("port = 8080", "port = 8080\nhealth_path = 'healthz'"),

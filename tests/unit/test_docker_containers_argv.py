@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from shipyard.commands import docker_containers as dc
 
 DOCKER = "/usr/bin/docker"
 IMAGE = "127.0.0.1:5000/demo/alpha@sha256:" + "ab" * 32
 
 
-def test_run_publishes_on_loopback_only_with_labels_and_env_file() -> None:
+def test_run_publishes_on_loopback_only_with_labels_and_env_names() -> None:
     argv = dc.run(DOCKER, name="shipyard-demo-local-alpha-v1.0.0-abab", image=IMAGE,
                   container_port=8080, labels={"dev.shipyard.service": "alpha",
                                                "dev.shipyard.env": "local"},
-                  env_file=Path("/tmp/shipyard-env-x/env"))
+                  env_names=["RUNWAYML_API_KEY", "DATABASE_URL"])
     assert argv == (
         DOCKER, "run", "--detach", "--init", "--name", "shipyard-demo-local-alpha-v1.0.0-abab",
         "--restart", "no", "--publish", "127.0.0.1::8080",
         "--label", "dev.shipyard.env=local", "--label", "dev.shipyard.service=alpha",
-        "--env-file", "/tmp/shipyard-env-x/env", IMAGE)
+        "--env", "DATABASE_URL", "--env", "RUNWAYML_API_KEY", IMAGE)
 
 
-def test_run_without_env_file_and_never_an_env_value_on_argv() -> None:
+def test_run_without_env_and_never_an_env_value_on_argv() -> None:
     argv = dc.run(DOCKER, name="n", image=IMAGE, container_port=3000, labels={})
     assert argv == (DOCKER, "run", "--detach", "--init", "--name", "n", "--restart", "no",
                     "--publish", "127.0.0.1::3000", IMAGE)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -9,9 +12,11 @@ import pytest
 from shipyard.config import parse
 from shipyard.errors import EXIT_FAILED, EXIT_USAGE, ShipyardError, UsageError
 from shipyard.exec.runner import Runner
+from shipyard.pipeline.context import RunContext
 from shipyard.secrets import secret_source
 from shipyard.secrets.dotenv import DotenvSecrets
 from shipyard.secrets.dotenv import parse as parse_dotenv
+from shipyard.targets.base import SecretBinding
 
 
 def test_comments_blank_lines_quotes_and_export() -> None:
@@ -145,14 +150,43 @@ def test_per_service_values_and_missing_from_the_config(tmp_path: Path) -> None:
     config = parse(CONFIG, tmp_path)
     env = config.environment("local")
     write(tmp_path / "secrets" / "local.env", "DATABASE_URL=postgres://db/app\n")
-    source = secret_source(config, env, Runner())
+    source = secret_source(RunContext(config, env, Runner()))
     assert isinstance(source, DotenvSecrets)
     assert source.missing() == {"api": ["RUNWAYML_API_KEY"], "web": []}
     with pytest.raises(UsageError, match="missing secret: RUNWAYML_API_KEY"):
-        source.values()
-    filled = DotenvSecrets.for_environment(config, env, Runner(),
+        source.bindings()
+    runner = Runner()
+    filled = DotenvSecrets.for_environment(config, env, runner,
                                            environ={"RUNWAYML_API_KEY": "rw-key-1"})
-    assert filled.values() == {
-        "api": {"DATABASE_URL": "postgres://db/app", "RUNWAYML_API_KEY": "rw-key-1"},
-        "web": {"DATABASE_URL": "postgres://db/app"},
+    bindings = filled.bindings()
+    # Bindings carry names and versions only; values come out of reveal() alone.
+    assert bindings == {
+        "api": (SecretBinding("DATABASE_URL", "DATABASE_URL", "current"),
+                SecretBinding("RUNWAYML_API_KEY", "RUNWAYML_API_KEY", "current")),
+        "web": (SecretBinding("DATABASE_URL", "DATABASE_URL", "current"),),
     }
+    assert "postgres://db/app" not in repr(bindings)
+    assert filled.reveal(bindings["api"]) == {"DATABASE_URL": "postgres://db/app",
+                                              "RUNWAYML_API_KEY": "rw-key-1"}
+    assert runner.redactor("key rw-key-1") == "key ***"
+
+
+def test_a_fifo_or_a_symlink_as_the_secrets_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.env"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(ShipyardError) as refused:
+        DotenvSecrets(fifo, Runner(), {"api": ["DATABASE_URL"]}).missing()
+    assert time.monotonic() - started < 5  # it used to block on open() forever
+    assert refused.value.message == f"{fifo} is not a regular file"
+    real = tmp_path / "real.env"
+    write(real, "DATABASE_URL=postgres://db/app\n")
+    real.chmod(0o644)
+    link = tmp_path / "link.env"
+    link.symlink_to(real)
+    with pytest.raises(ShipyardError) as refused:
+        DotenvSecrets(link, Runner(), {"api": ["DATABASE_URL"]}).missing()
+    assert refused.value.message == (f"{link} is a symbolic link: the secrets file must be a "
+                                     "regular file")
+    assert "chmod" not in (refused.value.hint or "")  # a chmod of the link changes its target
+    assert stat.S_IMODE(real.stat().st_mode) == 0o644

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.commands import nginx
-from shipyard.targets.local.proxy import Upstream, render
+from shipyard.targets.local.nginx_conf import Upstream, render
 
 HOME = Path("/srv/app/.shipyard/local/proxy")
 PORTS = {"api-server": 8081, "web": 8082}
@@ -51,7 +51,14 @@ def test_everything_nginx_touches_is_under_its_prefix() -> None:
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         assert f"{kind}_temp_path {HOME}/temp/{kind};" in text
     assert f"pid {HOME}/nginx.pid;" in text
-    assert f"access_log {HOME}/logs/access.log shipyard;" in text
+    assert f"access_log {HOME}/logs/access.log shipyard if=$shipyard_logged;" in text
+
+
+def test_every_answer_names_its_revision_and_probes_stay_out_of_the_access_log() -> None:
+    text = conf()
+    assert 'map $http_x_shipyard_probe $shipyard_logged { default 1; "1" 0; }' in text
+    assert ("add_header X-Shipyard-Revision shipyard-demo-local-api-server-v1.0.0-abc always;"
+            in text)
 
 
 def test_workers_never_write_temp_files_and_drain_in_bounded_time() -> None:

@@ -1,14 +1,13 @@
 """docker argv builders for containers: run, start, stop, rm, ps, port, logs, inspect. Pure.
 
-No builder takes an environment value: a container's environment reaches docker only through
-an env file (`--env-file`), never as `-e NAME=value` on a command line that every user of the
-machine can read in /proc.
+No builder takes an environment value: `run` names the variables (`--env NAME`, no value) and
+docker copies each value from its own process environment, so a value is never on a command
+line that every user of the machine can read in /proc, nor in a file a crash could leave.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 Argv = tuple[str, ...]
 
@@ -30,7 +29,7 @@ def run(
     image: str,
     container_port: int,
     labels: Mapping[str, str],
-    env_file: Path | None = None,
+    env_names: Sequence[str] = (),
 ) -> Argv:
     """Start a detached container publishing `container_port` on a random loopback port.
 
@@ -41,8 +40,8 @@ def run(
             "--publish", f"{LOOPBACK}::{container_port}"]
     for key in sorted(labels):
         argv += ["--label", f"{key}={labels[key]}"]
-    if env_file is not None:
-        argv += ["--env-file", str(env_file)]
+    for name in sorted(env_names):  # the value comes from docker's environment
+        argv += ["--env", name]
     argv.append(image)
     return tuple(argv)
 

@@ -17,13 +17,14 @@ from shipyard.config.schema import (
     dns_label_problem,
     env_var_problem,
     port_problem,
+    secret_name_problem,
     url_path_problem,
 )
-from shipyard.config.targets import GcpSettings, LocalSettings, parse_gcp, parse_local
+from shipyard.config.targets import TARGET_SETTINGS, GcpSettings, LocalSettings
 from shipyard.errors import ConfigError, UsageError
 
 CONFIG_FILE = "shipyard.toml"
-TARGETS = ("local", "cloudrun", "gke")
+TARGETS = tuple(TARGET_SETTINGS)
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 SCANNERS = ("vuln", "secret", "misconfig")
 Target = Literal["local", "cloudrun", "gke"]
@@ -186,7 +187,7 @@ def _service(t: Table, name: str, root: Path) -> Service:
         health_path=paths["health_path"], version_path=paths["version_path"],
         build_args=MappingProxyType(t.str_map("build_args", env_var_problem)),
         env=MappingProxyType(t.str_map("env", env_var_problem)),
-        secrets=t.str_list("secrets", env_var_problem),
+        secrets=t.str_list("secrets", secret_name_problem),
     )
     clash = set(service.env) & set(service.secrets)
     if clash:
@@ -229,15 +230,12 @@ def _environment(t: Table, name: str, project: Project, services: tuple[Service,
         raise t.fail(t.key("target"), f"must be one of {', '.join(TARGETS)}")
     env_scan = _scan(t.table("scan"), scan)
     registry = t.get("registry", str, "")
-    local = gcp = None
-    if target == "local":
-        local = parse_local(t, [s.name for s in services])
-        registry = registry or f"127.0.0.1:{local.registry_port}/{project.name}"
-    else:
-        gcp = parse_gcp(t, target)
-        registry = registry or f"{gcp.region}-docker.pkg.dev/{gcp.project}/{gcp.repository}"
+    settings = TARGET_SETTINGS[target](t, [s.name for s in services])
+    registry = registry or settings.default_registry(project.name)
     if not registry or any(c.isspace() for c in registry) or registry.startswith("-"):
         raise t.fail(t.key("registry"), "must be a registry prefix such as HOST/PATH")
     t.done()
+    local = settings if isinstance(settings, LocalSettings) else None
+    gcp = settings if isinstance(settings, GcpSettings) else None
     return Environment(name=name, target=target,  # type: ignore[arg-type]
                        registry=registry.rstrip("/"), scan=env_scan, local=local, gcp=gcp)

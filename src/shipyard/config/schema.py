@@ -110,6 +110,24 @@ def env_var_problem(name: str) -> str | None:
     return None
 
 
+# Names every shell and login sets: as a secret, the process environment would silently supply
+# the shell's value (the local source lets exported variables override the file).
+RESERVED_ENV = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG", "LANGUAGE", "TERM",
+    "HOSTNAME", "TMPDIR", "TZ", "SHLVL", "MAIL", "DISPLAY", "EDITOR", "PAGER", "PYTHONPATH",
+    "LD_PRELOAD", "LD_LIBRARY_PATH", "SSH_AUTH_SOCK", "DOCKER_HOST", "DOCKER_CONFIG",
+})
+
+
+def secret_name_problem(name: str) -> str | None:
+    if problem := env_var_problem(name):
+        return problem
+    if name in RESERVED_ENV or name.startswith("LC_"):
+        return (f"{name} is set by every shell, so the shell's value would be taken for the "
+                "secret; pick an app-specific name (e.g. APP_{name})".replace("{name}", name))
+    return None
+
+
 def port_problem(port: int) -> str | None:
     return None if 1 <= port <= 65535 else "must be a port number from 1 to 65535"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -16,6 +17,9 @@ class LocalSettings:
     secrets_file: str = ".shipyard/secrets/local.env"
     health_timeout: int = 30
 
+    def default_registry(self, project: str) -> str:
+        return f"127.0.0.1:{self.registry_port}/{project}"
+
 
 @dataclass(frozen=True)
 class GcpSettings:
@@ -26,6 +30,9 @@ class GcpSettings:
     namespace: str | None = None  # gke only
     overlay: str | None = None  # gke only: kustomize overlay dir
     service_account: str | None = None
+
+    def default_registry(self, project: str) -> str:
+        return f"{self.region}-docker.pkg.dev/{self.project}/{self.repository}"
 
 
 def parse_local(t: Table, services: list[str]) -> LocalSettings:
@@ -58,8 +65,7 @@ def parse_local(t: Table, services: list[str]) -> LocalSettings:
     )
 
 
-def parse_gcp(t: Table, target: str) -> GcpSettings:
-    gke = target == "gke"
+def parse_gcp(t: Table, gke: bool) -> GcpSettings:
     settings = GcpSettings(
         project=t.get("project", str),
         region=t.get("region", str),
@@ -74,3 +80,11 @@ def parse_gcp(t: Table, target: str) -> GcpSettings:
         if value is not None and dns_label_problem(value):
             raise t.fail(t.key(key), dns_label_problem(value) or "")
     return settings
+
+
+# target kind → its settings parser: the one table config parsing consults per kind.
+TARGET_SETTINGS: dict[str, Callable[[Table, list[str]], LocalSettings | GcpSettings]] = {
+    "local": parse_local,
+    "cloudrun": lambda t, _services: parse_gcp(t, gke=False),
+    "gke": lambda t, _services: parse_gcp(t, gke=True),
+}

@@ -113,6 +113,15 @@ def _run_probe(path: str) -> DockerClient | None:
     return DockerClient(path, text, buildkit=buildx.ok)
 
 
+def tool_version(runner: Runner, argv: tuple[str, ...], what: str) -> str:
+    """The first line a tool prints of its version; ShipyardError when it is not installed."""
+    if shutil.which(argv[0]) is None:
+        raise ShipyardError(f"{what} not found", hint="run scripts/bootstrap.sh")
+    result = runner.run(argv, mutates=False, check=False, timeout=20)
+    text = (result.stdout + result.stderr).strip().splitlines()
+    return text[0] if text else "present"
+
+
 def docker_client(runner: Runner) -> DockerClient:
     """The docker client to use: the first that does BuildKit, else the first that runs."""
     # Probed side by side: each probe is a process start or two, and they add up per task.

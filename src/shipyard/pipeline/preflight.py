@@ -1,24 +1,24 @@
-"""Every check a release makes before it changes anything, reported together in one table."""
+"""Every check a release makes before it changes anything, reported together in one table.
+
+The pipeline's own checks (config, git, docker, trivy, secrets) plus the target's
+(`Target.preflight_checks`). Every probe only reads.
+"""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from shipyard import ui
 from shipyard.build.gitrepo import GitRepo
-from shipyard.config import Config, Environment, Service
 from shipyard.errors import EXIT_USAGE, ShipyardError, UsageError
-from shipyard.exec.runner import Runner
-from shipyard.exec.tools import docker_client
+from shipyard.pipeline.context import RunContext
 from shipyard.stages.scan import find_trivy, trivy_version
 from shipyard.stages.tag import check_tag, git_preflight
-from shipyard.version import Version
+from shipyard.ui import table
 
 
 @dataclass(frozen=True)
-class Check:
+class Outcome:
     name: str
     ok: bool
     detail: str
@@ -26,39 +26,27 @@ class Check:
     hint: str | None = None
 
 
-def _attempt(name: str, probe: Callable[[], str]) -> Check:
+def _attempt(name: str, probe: Callable[[], str]) -> Outcome:
     try:
-        return Check(name, True, probe())
+        return Outcome(name, True, probe())
     except ShipyardError as exc:
-        return Check(name, False, exc.message, exc.exit_code, exc.hint)
+        return Outcome(name, False, exc.message, exc.exit_code, exc.hint)
 
 
-def _tool_version(runner: Runner, argv: Sequence[str], what: str) -> str:
-    if shutil.which(argv[0]) is None:
-        raise ShipyardError(f"{what} not found", hint="run scripts/bootstrap.sh")
-    result = runner.run(argv, mutates=False, check=False, timeout=20)
-    text = (result.stdout + result.stderr).strip().splitlines()
-    return text[0] if text else "present"
-
-
-def preflight(config: Config, env: Environment, runner: Runner, version: Version,
-              services: Sequence[Service], secret_names: Callable[[], Mapping[str, list[str]]],
-              *, tag: bool = True, scan: bool = True) -> list[Check]:
+def preflight(ctx: RunContext, *, tag: bool = True, scan: bool = True) -> list[Outcome]:
     """Run all checks, print them, and raise when any failed. Changes nothing."""
-    checks = [Check("config", True, f"{config.path.name}: {len(services)} service(s), "
-                                    f"env {env.name} (target {env.target})")]
+    version, env = ctx.release, ctx.env
+    checks = [Outcome("config", True, f"{ctx.config.path.name}: {len(ctx.services)} "
+                                      f"service(s), env {env.name} (target {env.target})")]
     if tag:
-        checks.append(_attempt("git", lambda: _git(config, runner, version)))
-    checks.append(_attempt("docker", lambda: _docker(runner)))
-    if env.target == "local":
-        checks.append(_attempt("registry", lambda: _tool_version(
-            runner, ("docker-registry", "--version"), "docker-registry")))
-        checks.append(_attempt("proxy", lambda: _tool_version(runner, ("nginx", "-v"), "nginx")))
+        checks.append(_attempt("git", lambda: _git(ctx)))
+    checks.append(_attempt("docker", lambda: _docker(ctx)))
+    checks += [_attempt(check.name, check.probe) for check in ctx.target.preflight_checks()]
     if scan:
-        checks.append(_attempt("trivy", lambda: trivy_version(runner, find_trivy())))
-    checks.append(_attempt("secrets", lambda: _secrets(secret_names())))
-    ui.table(f"preflight {version} → {env.name}", ("check", "result", "detail"),
-             [(c.name, "ok" if c.ok else "FAILED", c.detail) for c in checks])
+        checks.append(_attempt("trivy", lambda: trivy_version(ctx.runner, find_trivy())))
+    checks.append(_attempt("secrets", lambda: _secrets(ctx.secrets.missing())))
+    table(f"preflight {version} → {env.name}", ("check", "result", "detail"),
+          [(c.name, "ok" if c.ok else "FAILED", c.detail) for c in checks])
     failed = [c for c in checks if not c.ok]
     if failed:
         error = ShipyardError(
@@ -71,16 +59,17 @@ def preflight(config: Config, env: Environment, runner: Runner, version: Version
     return checks
 
 
-def _git(config: Config, runner: Runner, version: Version) -> str:
-    repo = GitRepo.open(config.root)
-    head = git_preflight(repo, runner, config.project.release_branch, config.project.remote)
-    state = check_tag(repo, runner, config.project.remote, str(version), head)
-    return f"{config.project.release_branch} at {head[:12]}, in step with " \
-           f"{config.project.remote}; tag {version}: {state}"
+def _git(ctx: RunContext) -> str:
+    project, version = ctx.config.project, ctx.release
+    repo = GitRepo.open(ctx.config.root)
+    head = git_preflight(repo, ctx.runner, project.release_branch, project.remote)
+    state = check_tag(repo, ctx.runner, project.remote, str(version), head)
+    return f"{project.release_branch} at {head[:12]}, in step with " \
+           f"{project.remote}; tag {version}: {state}"
 
 
-def _docker(runner: Runner) -> str:
-    client = docker_client(runner)
+def _docker(ctx: RunContext) -> str:
+    client = ctx.docker
     return f"client {client.version} ({client.builder}) at {client.path}; engine answers"
 
 
@@ -89,6 +78,6 @@ def _secrets(missing_by_service: Mapping[str, list[str]]) -> str:
     if missing:
         listed = "; ".join(f"{svc}: {', '.join(names)}" for svc, names in missing.items())
         raise UsageError(f"missing secrets ({listed})",
-                            hint="add them to the environment's secrets source (names only "
-                                 "are checked; see docs/local-environment.md)")
+                         hint="add them to the environment's secrets source (names only "
+                              "are checked; see docs/local-environment.md)")
     return "every secret a service needs is present (checked by name)"

@@ -1,23 +1,34 @@
-"""`invoke status`: what each service runs now, and the last releases."""
+"""`invoke status`: what each service really runs now, and the last releases.
+
+"serving" is read from the target (what answers), never from the deploy history: after a
+crash or a `local-down` the history still names the last verified release, and says so as
+`last_verified`, but nothing is called serving unless it answers.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shipyard import ui
+from shipyard.pipeline.context import RunContext
 from shipyard.state import audit
-
-if TYPE_CHECKING:
-    from shipyard.pipeline.release import Session
+from shipyard.ui import table
 
 RECENT = 10
 
 
-def collect_status(session: Session) -> dict[str, Any]:
-    from shipyard.pipeline.release import make_target
+def serving_summary(versions: list[str | None]) -> str | None:
+    """One version when every service runs it; 'mixed: ...' when they differ; None if idle."""
+    running = sorted({v for v in versions if v})
+    if not running:
+        return None
+    if len(running) == 1 and None not in versions:
+        return running[0]
+    return "mixed: " + ", ".join(v or "nothing" for v in versions)
 
-    config, env = session.config, session.env
-    current = make_target(config, env, session.runner).current()
+
+def collect_status(ctx: RunContext) -> dict[str, Any]:
+    config, env = ctx.config, ctx.env
+    current = ctx.target.current()
     services = []
     for service in config.services:
         revision = current.get(service.name)
@@ -31,17 +42,19 @@ def collect_status(session: Session) -> dict[str, Any]:
     return {
         "env": env.name,
         "target": env.target,
-        "serving": audit.serving(config.root, env.name),
+        "serving": serving_summary([s["version"] for s in services]),
+        "last_verified": audit.serving(config.root, env.name),
         "services": services,
         "releases": audit.history(config.root, env.name)[-RECENT:][::-1],
     }
 
 
 def show_status(data: dict[str, Any]) -> None:
-    ui.table(f"{data['env']} ({data['target']}): serving {data['serving'] or 'nothing'}",
-             ("service", "version", "digest", "url", "revision"),
-             [(s["name"], s["version"] or "-", (s["digest"] or "-")[:19], s["url"] or "-",
-               s["revision"] or "-") for s in data["services"]])
-    ui.table("last deploys (newest first)", ("version", "action", "when", "verified"),
-             [(r["version"], r.get("action", "?"), r.get("when", "?"),
-               "yes" if r.get("verified") else "no") for r in data["releases"]])
+    table(f"{data['env']} ({data['target']}): serving {data['serving'] or 'nothing'}"
+          f" (last verified release: {data['last_verified'] or 'none'})",
+          ("service", "version", "digest", "url", "revision"),
+          [(s["name"], s["version"] or "-", (s["digest"] or "-")[:19], s["url"] or "-",
+            s["revision"] or "-") for s in data["services"]])
+    table("last deploys (newest first)", ("version", "action", "when", "verified"),
+          [(r["version"], r.get("action", "?"), r.get("when", "?"),
+            "yes" if r.get("verified") else "no") for r in data["releases"]])

@@ -15,6 +15,7 @@ from typing import Any
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shipyard.errors import ShipyardError
+from shipyard.registries.auth import Anonymous, RegistryAuth
 
 MANIFEST_TYPES = ", ".join((
     "application/vnd.oci.image.index.v1+json",
@@ -45,14 +46,19 @@ class ImageName:
 
 
 class Registry:
-    def __init__(self, repository: str, attempts: int = ATTEMPTS, backoff: float = 0.5) -> None:
+    """One client for every registry; `auth` decides how it (and docker) authenticate."""
+
+    def __init__(self, repository: str, auth: RegistryAuth | None = None,
+                 attempts: int = ATTEMPTS, backoff: float = 0.5) -> None:
+        self.repository = repository
         self.name = ImageName.parse(repository)
+        self.auth: RegistryAuth = auth or Anonymous()
         self.attempts = attempts
         self.backoff = backoff
 
     def _request(self, method: str, url: str, accept: str | None = None
                  ) -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(url, method=method)
+        request = urllib.request.Request(url, method=method, headers=self.auth.headers())
         if accept:
             request.add_header("Accept", accept)
 
@@ -76,7 +82,7 @@ class Registry:
 
     def ping(self) -> bool:
         """One quick try, no retries: used to decide whether to start a local registry."""
-        quick = Registry(f"{self.name.host}/{self.name.path}", attempts=1)
+        quick = Registry(self.repository, self.auth, attempts=1)
         try:
             status, _, _ = quick._request("GET", self.name.base_url)
         except ShipyardError:
@@ -106,16 +112,23 @@ class Registry:
             raise ShipyardError(f"registry answered {status} listing tags of {repo}")
         return list(json.loads(body).get("tags") or [])
 
+    def config_digest(self, repo: str, reference: str) -> str | None:
+        """The image config's digest (what docker calls the image ID) of a single-platform
+        manifest, or None when there is no such manifest."""
+        url = f"{self.name.base_url}{self.name.path}/{repo}/manifests/{reference}"
+        status, _, body = self._request("GET", url, MANIFEST_TYPES)
+        if status != 200:
+            return None
+        manifest: dict[str, Any] = json.loads(body)
+        digest = (manifest.get("config") or {}).get("digest")
+        return str(digest) if digest else None
+
     def labels(self, repo: str, reference: str) -> dict[str, str]:
         """The image config's labels for a tag or digest (single-platform manifests)."""
-        base = f"{self.name.base_url}{self.name.path}/{repo}"
-        status, _, body = self._request("GET", f"{base}/manifests/{reference}", MANIFEST_TYPES)
-        if status != 200:
-            return {}
-        manifest: dict[str, Any] = json.loads(body)
-        config_digest = (manifest.get("config") or {}).get("digest")
+        config_digest = self.config_digest(repo, reference)
         if not config_digest:
             return {}
+        base = f"{self.name.base_url}{self.name.path}/{repo}"
         status, _, blob = self._request("GET", f"{base}/blobs/{config_digest}")
         if status != 200:
             return {}

@@ -1,41 +1,47 @@
 """Where secret values come from, per environment: a 0600 dotenv file for `local`
-(secrets/dotenv.py); Google Secret Manager for GCP (not here yet).
+(secrets/dotenv.py); Google Secret Manager for GCP (planned).
 
-A source hands out values for the names each service lists in `secrets`, and registers every
-value it reads with the runner's redactor, so no output, log or record ever shows one.
+A source binds each name a service lists in `secrets` to a reference with a pinned version
+(`SecretBinding`). Only a target that injects values itself (local) asks the source to reveal
+them; every value read is registered with the runner's redactor, so no output, log or record
+ever shows one. Sources are chosen from one registry of kinds, like targets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Protocol
+import importlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from shipyard.config import Config, Environment
 from shipyard.errors import UsageError
-from shipyard.exec.runner import Runner
+from shipyard.targets.base import SecretBinding
+
+if TYPE_CHECKING:
+    from shipyard.pipeline.context import RunContext
+
+# target kind → "module:Class" of its secret source; each class has `from_context(ctx)`.
+SOURCES: dict[str, str] = {
+    "local": "shipyard.secrets.dotenv:DotenvSecrets",
+}
 
 
 class SecretSource(Protocol):
-    def require(self, names: Iterable[str]) -> dict[str, str]:
-        """The value of every name; UsageError listing the missing NAMES (never values)."""
-
-    def values(self) -> dict[str, dict[str, str]]:
-        """service → {NAME: value} for every service's `secrets`, as `Deployer.deploy` takes
-        them; UsageError naming everything missing, across all services, at once."""
-
     def missing(self) -> dict[str, list[str]]:
         """service → the NAMES it needs that the source lacks (checked by name only)."""
 
+    def bindings(self) -> dict[str, tuple[SecretBinding, ...]]:
+        """service → its bindings, versions pinned now; UsageError naming (never showing)
+        everything missing, across all services, at once."""
 
-def secret_source(config: Config, env: Environment, runner: Runner) -> SecretSource:
-    if env.target == "local":
-        from shipyard.secrets.dotenv import DotenvSecrets
-
-        return DotenvSecrets.for_environment(config, env, runner)
-    raise UsageError(f"no secret source for target {env.target!r} ({env.name}) yet",
-                     hint="Secret Manager support is planned; use the local environment")
+    def reveal(self, bindings: Sequence[SecretBinding]) -> dict[str, str]:
+        """env name → value, for a target that injects values itself. Never logged."""
 
 
-def by_service(values: Mapping[str, str], wanted: Mapping[str, Iterable[str]]
-               ) -> dict[str, dict[str, str]]:
-    return {svc: {name: values[name] for name in names} for svc, names in wanted.items()}
+def secret_source(ctx: RunContext) -> SecretSource:
+    kind = ctx.env.target
+    if kind not in SOURCES:
+        raise UsageError(f"no secret source for target {kind!r} ({ctx.env.name}) yet",
+                         hint="Secret Manager support is planned; use a local environment")
+    module, _, name = SOURCES[kind].partition(":")
+    source: SecretSource = getattr(importlib.import_module(module), name).from_context(ctx)
+    return source

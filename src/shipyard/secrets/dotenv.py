@@ -20,12 +20,18 @@ import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.exec.redaction import MIN_SECRET_LENGTH
 from shipyard.exec.runner import Runner
-from shipyard.secrets import by_service
+from shipyard.targets.base import SecretBinding
+
+if TYPE_CHECKING:
+    from shipyard.pipeline.context import RunContext
+
+UNVERSIONED = "current"  # a dotenv file keeps one value per name
 
 _LINE = re.compile(r"\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<rest>.*)")
 _INLINE_COMMENT = re.compile(r"\s+#")
@@ -99,9 +105,18 @@ class DotenvSecrets:
         needs = {s.name: list(s.secrets) for s in config.services}
         return cls(config.root / env.local.secrets_file, runner, needs, environ)
 
-    def values(self) -> dict[str, dict[str, str]]:
-        found = self.require(name for names in self.needs.values() for name in names)
-        return by_service(found, self.needs)
+    @classmethod
+    def from_context(cls, ctx: RunContext) -> DotenvSecrets:
+        return cls.for_environment(ctx.config, ctx.env, ctx.runner)
+
+    def bindings(self) -> dict[str, tuple[SecretBinding, ...]]:
+        self.require(name for names in self.needs.values() for name in names)
+        return {svc: tuple(SecretBinding(n, n, UNVERSIONED) for n in names)
+                for svc, names in self.needs.items()}
+
+    def reveal(self, bindings: Sequence[SecretBinding]) -> dict[str, str]:
+        values = self.require(b.secret for b in bindings)
+        return {b.env: values[b.secret] for b in bindings}
 
     def missing(self) -> dict[str, list[str]]:
         found = {**self.file_values(), **{k: v for k, v in self.environ.items() if v}}
@@ -116,22 +131,38 @@ class DotenvSecrets:
         return dict(self._file_values)
 
     def _read(self) -> dict[str, str]:
+        # Never follow a link (a chmod hint would change its target) and never block on a FIFO:
+        # open without following and without blocking, then judge what was opened.
         try:
-            info = self.path.stat()
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return {}
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & ~0o600:
-            raise ShipyardError(
-                f"{self.path} has mode {mode:04o}: a secrets file must be readable by its "
-                "owner only (0600)",
-                hint=f"chmod 600 {self.path}",
-            )
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ShipyardError(f"cannot read {self.path}: {type(exc).__name__}",
+        except OSError as exc:
+            if self.path.is_symlink():
+                raise ShipyardError(f"{self.path} is a symbolic link: the secrets file must be "
+                                    "a regular file", hint=f"replace the link with the file it "
+                                    f"points to ({os.path.realpath(self.path)})") from None
+            raise ShipyardError(f"cannot read {self.path}: {exc.strerror}",
                                 hint="it must be a UTF-8 text file of NAME=value lines") from None
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ShipyardError(f"{self.path} is not a regular file",
+                                    hint="the secrets file must be a plain file of NAME=value "
+                                         "lines, mode 0600")
+            mode = stat.S_IMODE(info.st_mode)
+            if mode & ~0o600:
+                raise ShipyardError(
+                    f"{self.path} has mode {mode:04o}: a secrets file must be readable by its "
+                    "owner only (0600)",
+                    hint=f"chmod 600 {self.path}",
+                )
+            try:
+                text = handle.read().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ShipyardError(f"cannot read {self.path}: {type(exc).__name__}",
+                                    hint="it must be a UTF-8 text file of NAME=value lines"
+                                    ) from None
         return parse(text, str(self.path))
 
     def require(self, names: Iterable[str]) -> dict[str, str]:

@@ -13,12 +13,11 @@ from shipyard import ui
 from shipyard.build import images, inputs
 from shipyard.build.provenance import read_provenance
 from shipyard.commands import docker as dockercmd
-from shipyard.config import Config, Environment, Service
-from shipyard.exec.runner import Runner
-from shipyard.exec.tools import DockerClient, docker_client
-from shipyard.registries.client import Registry
+from shipyard.config import Service
+from shipyard.exec.tools import DockerClient
+from shipyard.pipeline.context import RunContext
 from shipyard.stages.fanout import default_jobs, fan_out
-from shipyard.state.records import ReleaseRecord, releases_dir
+from shipyard.state.records import releases_dir
 from shipyard.version import Version, is_version_tag
 
 # Newest release tags whose labels are compared for reuse (after the ones the local release
@@ -55,11 +54,11 @@ class LocalImage:
 
 
 class Builder:
-    def __init__(self, config: Config, env: Environment, runner: Runner, version: Version
-                 ) -> None:
-        self.config, self.env, self.runner, self.version = config, env, runner, version
-        self.docker: DockerClient = docker_client(runner)
-        self.registry = Registry(env.registry)
+    def __init__(self, ctx: RunContext) -> None:
+        config, runner = ctx.config, ctx.runner
+        self.config, self.env, self.runner, self.version = config, ctx.env, runner, ctx.release
+        self.docker: DockerClient = ctx.docker
+        self.registry = ctx.registry
         self._registry_up = self.registry.ping()
         self._tags: dict[str, list[str]] = {}
         self.provenance = read_provenance(config.root, config.project.remote, runner)
@@ -197,10 +196,12 @@ class Builder:
         return str(data["Id"]), int(data.get("Size") or 0)
 
 
-def build_images(config: Config, env: Environment, runner: Runner, version: Version,
-                 services: Sequence[Service], record: ReleaseRecord,
-                 jobs: int | None = None) -> list[BuiltImage]:
-    builder = Builder(config, env, runner, version)
+def build_images(ctx: RunContext) -> list[BuiltImage]:
+    """Every service's image, built or reused, its id recorded: the stages after build address
+    the image by that id, never by the version tag another checkout could move."""
+    runner, version, services, record, jobs = (ctx.runner, ctx.release, ctx.services,
+                                                ctx.record, ctx.jobs)
+    builder = Builder(ctx)
     plans = [builder.plan(service) for service in services]
     # Dry-run output stays in order: one service at a time.
     workers = 1 if runner.dry_run else (jobs or default_jobs(len(plans)))

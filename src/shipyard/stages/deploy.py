@@ -1,121 +1,148 @@
-"""Fase 4/5: put a pushed release in service, verify it, and roll back when it fails."""
+"""Fase 4/5: put a pushed release in service, verify it, and roll back when it fails.
+
+Target-agnostic: the plan (pinned images + secret bindings) goes to `ctx.target`, which
+deploys it, or moves traffic back to revisions it still has.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-from shipyard import ui
-from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError
-from shipyard.registries.client import Registry
+from shipyard.pipeline.context import RunContext
 from shipyard.state import audit
 from shipyard.state.records import ReleaseRecord, now, releases_dir
-from shipyard.targets.base import Deployer, DeployError, Revision
-from shipyard.ui import console
+from shipyard.targets.base import DeployError, DeployPlan, Revision, SecretBinding, ServicePlan
+from shipyard.ui import console, table
 from shipyard.version import Version, is_version_tag
 
-Secrets = Mapping[str, Mapping[str, str]]
 # A dry run has not pushed yet: its plan shows this all-zero digest where the pushed one goes.
 PLANNED_DIGEST = "sha256:" + "0" * 64
 
 
-@dataclass(frozen=True)
-class Deployment:
-    config: Config
-    env: Environment
-    target: Deployer
-    secrets: Secrets
-    dry_run: bool = False
-
-    def pinned_images(self, record: ReleaseRecord) -> dict[str, str]:
-        """service → REPOSITORY@sha256:..., from the release record written by push."""
-        images: dict[str, str] = {}
-        for service in self.config.services:
-            entry = record.images.get(service.name, {})
-            pinned = entry.get("pinned")
-            if not pinned:
-                if self.dry_run:
-                    images[service.name] = f"{self.env.registry}/{service.name}@{PLANNED_DIGEST}"
-                    console.note(f"[dry-run] {service.name}: the digest is known after push; "
-                                 f"the plan shows {PLANNED_DIGEST[:15]}…")
-                    continue
-                version = record.data.get("version")
-                raise ShipyardError(
-                    f"{version} has no pushed image for {service.name}",
-                    hint=f"invoke push --version {version} --env {self.env.name}")
+def pinned_images(ctx: RunContext, record: ReleaseRecord) -> dict[str, str]:
+    """service → REPOSITORY@sha256:..., from the release record written by push."""
+    images: dict[str, str] = {}
+    version = record.data.get("version")
+    for service in ctx.config.services:
+        pinned = record.images.get(service.name, {}).get("pinned")
+        if pinned:
             images[service.name] = str(pinned)
-        return images
+        elif ctx.dry_run:
+            images[service.name] = f"{ctx.env.registry}/{service.name}@{PLANNED_DIGEST}"
+            console.note(f"[dry-run] {service.name}: the digest is known after push; "
+                         f"the plan shows {PLANNED_DIGEST[:15]}…")
+        else:
+            raise ShipyardError(f"{version} has no pushed image for {service.name}",
+                                hint=f"invoke push --version {version} --env {ctx.env.name}")
+    return images
 
-    def roll_out(self, version: Version, record: ReleaseRecord, action: str) -> list[Revision]:
-        """Deploy + verify; on failure put the previous good release back, then raise."""
-        root, env = self.config.root, self.env.name
-        before = audit.serving(root, env)
-        images = self.pinned_images(record)
-        try:
-            with record.stage("deploy"):
-                revisions = self.target.deploy(version, images, self.secrets)
-            with record.stage("verify"):
-                if not self.dry_run:
-                    self.target.verify(version)
-        except DeployError as failure:
-            self._recover(version, record, before, failure, action)
-            raise  # _recover always raises; this keeps type checkers sure of it
-        if not self.dry_run:
-            if action == "release":
-                record.data["status"] = "released"
-            record.data.update(verified=True, last_action=action, last_deployed=now(),
-                               revisions=[r.to_json() for r in revisions])
-            record.save()
-            audit.record_deploy(root, env, str(version), action, True, replaced=before)
-        show_revisions(f"{action} {version} → {env}", revisions)
-        return revisions
 
-    def _recover(self, version: Version, record: ReleaseRecord, before: str | None,
-                 failure: DeployError, action: str) -> None:
-        if failure.logs:
-            console.error(f"{failure.service} failed; its last log lines:", detail=failure.logs)
-        record.data.update(status="failed", verified=False)
+def deploy_plan(ctx: RunContext, version: Version, record: ReleaseRecord,
+                recorded_secrets: bool = False) -> DeployPlan:
+    """The release's pinned images and secret bindings. With `recorded_secrets` (a rollback)
+    the bindings the release ran with, as its record keeps them; else pinned now."""
+    images = pinned_images(ctx, record)
+    kept = record.data.get("secrets") if recorded_secrets else None
+    if isinstance(kept, dict):
+        bindings = {svc: tuple(SecretBinding(**b) for b in kept.get(svc, []))
+                    for svc in images}
+    else:
+        bindings = ctx.secrets.bindings()
+    return DeployPlan(version, tuple(ServicePlan(name, image, bindings.get(name, ()))
+                                     for name, image in images.items()))
+
+
+def roll_out(ctx: RunContext, version: Version, record: ReleaseRecord, action: str
+             ) -> list[Revision]:
+    """Deploy + verify; on failure put the previous good release back, then raise."""
+    root, env = ctx.config.root, ctx.env.name
+    before = audit.serving(root, env)
+    rollback = action == "rollback"
+    plan = deploy_plan(ctx, version, record, recorded_secrets=rollback)
+    try:
+        with record.stage("deploy"):
+            revisions = _put_in_service(ctx, plan, record if rollback else None)
+        with record.stage("verify"):
+            if not ctx.dry_run:
+                ctx.target.verify(version)
+    except DeployError as failure:
+        _recover(ctx, version, record, before, failure, action)
+        raise  # _recover always raises; this keeps type checkers sure of it
+    if not ctx.dry_run:
+        # Only a verified deploy says "released", so a record never reads failed + verified.
+        record.data.update(status="released", verified=True, last_action=action,
+                           last_deployed=now(), revisions=[r.to_json() for r in revisions],
+                           secrets={s.service: [b.to_json() for b in s.secrets]
+                                    for s in plan.services})
         record.save()
-        serving = self.target.current()
-        still = {r.version for r in serving.values()}
-        if before and still != {before} and not self.dry_run:
-            console.note(f"rolling back to {before}, the last good release")
-            previous = ReleaseRecord.open(self.config.root, Version.parse(before), self.env.name)
-            self.target.deploy(Version.parse(before), self.pinned_images(previous), self.secrets)
-            self.target.verify(Version.parse(before))
-            audit.record_deploy(self.config.root, self.env.name, before, "auto-rollback", True,
-                                replaced=str(version))
-        kept = f"{before} keeps serving" if before else "nothing was serving before"
-        raise ShipyardError(f"{action} {version} failed: {failure.message}; rolled back: {kept}",
-                            hint=failure.hint or f"fix {failure.service}, then release a new "
-                                                 "version")
+        audit.record_deploy(root, env, str(version), action, True, replaced=before)
+    show_revisions(f"{action} {version} → {env}", revisions)
+    return revisions
+
+
+def _put_in_service(ctx: RunContext, plan: DeployPlan, record: ReleaseRecord | None
+                    ) -> list[Revision]:
+    """A rollback first asks the target to move traffic to revisions it still has."""
+    if record is not None:
+        recorded = {r.service: r for r in map(Revision.from_json,
+                                               record.data.get("revisions") or [])}
+        moved = ctx.target.shift_traffic(plan, recorded)
+        if moved is not None:
+            return moved
+    return ctx.target.deploy(plan)
+
+
+def _recover(ctx: RunContext, version: Version, record: ReleaseRecord, before: str | None,
+             failure: DeployError, action: str) -> None:
+    if failure.logs:
+        console.error(f"{failure.service} failed; its last log lines:", detail=failure.logs)
+    record.data.update(status="failed", verified=False)
+    record.save()
+    still = {r.version for r in ctx.target.current().values()}
+    rolled = False
+    if before and still != {before} and not ctx.dry_run:
+        console.note(f"rolling back to {before}, the last good release")
+        previous_version = Version.parse(before)
+        previous = ctx.record_of(previous_version)
+        _put_in_service(ctx, deploy_plan(ctx, previous_version, previous, True), previous)
+        ctx.target.verify(previous_version)
+        audit.record_deploy(ctx.config.root, ctx.env.name, before, "auto-rollback", True,
+                            replaced=str(version))
+        rolled = True
+    if rolled:
+        outcome = f"rolled back: {before} serves again"
+    elif before and still == {before}:
+        outcome = f"nothing was switched: {before} keeps serving"
+    else:
+        outcome = "nothing was serving before"
+    raise ShipyardError(f"{action} {version} failed: {failure.message}; {outcome}",
+                        hint=failure.hint or f"fix {failure.service}, then release a new "
+                                             "version")
 
 
 def show_revisions(title: str, revisions: Sequence[Revision]) -> None:
-    ui.table(title, ("service", "version", "digest", "revision", "url"),
-             [(r.service, r.version, r.digest[:19], r.name, r.url) for r in revisions])
+    table(title, ("service", "version", "digest", "revision", "url"),
+          [(r.service, r.version, r.digest[:19], r.name, r.url) for r in revisions])
 
 
-def rollback_candidates(config: Config, env: Environment, exclude: str | None
-                        ) -> list[str]:
+def rollback_candidates(ctx: RunContext, exclude: str | None) -> list[str]:
     """Recorded, verified releases whose images are all still in the registry."""
-    registry = Registry(env.registry)
     found = []
-    folder = releases_dir(config.root, env.name)
+    folder = releases_dir(ctx.config.root, ctx.env.name)
     for path in sorted(folder.glob("v*.json")) if folder.exists() else []:
         name = path.name[:-len(".json")]
         if not is_version_tag(name) or name == exclude:
             continue
-        record = ReleaseRecord.open(config.root, Version.parse(name), env.name)
-        if record.data.get("verified") and images_present(registry, record, config):
+        record = ctx.record_of(Version.parse(name))
+        if record.data.get("verified") and images_present(ctx, record.images):
             found.append(name)
     return sorted(found, key=Version.parse, reverse=True)
 
 
-def images_present(registry: Registry, record: ReleaseRecord, config: Config) -> bool:
-    for service in config.services:
-        digest = record.images.get(service.name, {}).get("digest")
-        if not digest or registry.digest(service.name, digest) is None:
+def images_present(ctx: RunContext, images: Mapping[str, Mapping[str, object]]) -> bool:
+    for service in ctx.config.services:
+        digest = images.get(service.name, {}).get("digest")
+        if not digest or ctx.registry.digest(service.name, str(digest)) is None:
             return False
     return True

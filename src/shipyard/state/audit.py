@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.state.records import now, read_json, write_json
-from shipyard.state.workspace import state_dir
+from shipyard.state.workspace import state_dir, state_path
 
 
 def who() -> str:
@@ -29,7 +29,7 @@ def audit(root: Path, *, action: str, version: str, env: str, result: str,
 
 
 def history_path(root: Path, env: str) -> Path:
-    return state_dir(root) / "history" / f"{env}.json"
+    return state_path(root) / "history" / f"{env}.json"  # readers create nothing
 
 
 def history(root: Path, env: str) -> list[dict[str, Any]]:
@@ -45,6 +45,7 @@ def record_deploy(root: Path, env: str, version: str, action: str, verified: boo
                   replaced: str | None = None) -> None:
     """`replaced`: the version that served before; a rollback marks it as not good."""
     entries = history(root, env)
+    state_dir(root)
     entries.append({"version": version, "action": action, "when": now(), "verified": verified,
                     "replaced": replaced})
     write_json(history_path(root, env), {"env": env, "deploys": entries})

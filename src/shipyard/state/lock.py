@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
-from shipyard.state.workspace import state_dir
+from shipyard.state.workspace import state_dir, state_path
 from shipyard.ui import console
 
 
@@ -55,7 +55,7 @@ def is_alive(holder: Holder) -> bool | None:
 
 
 def lock_path(root: Path, env: str) -> Path:
-    return state_dir(root) / "locks" / f"{env}.lock"
+    return state_path(root) / "locks" / f"{env}.lock"  # a dry run only reads it
 
 
 def read_holder(path: Path) -> Holder | None:
@@ -76,6 +76,7 @@ def env_lock(root: Path, env: str, action: str, version: str, *,
             console.note(f"note: {env} is locked by {holder.describe()}")
         yield
         return
+    state_dir(root)
     path = lock_path(root, env)
     path.parent.mkdir(parents=True, exist_ok=True)
     me = Holder(os.getpid(), socket.gethostname(), action, version,

@@ -1,12 +1,19 @@
-"""What every deploy target offers: the Deployer protocol and the Revision it reports."""
+"""The target seam: what every deploy target offers, and the values that cross it.
+
+A target is what a release deploys to (local revision containers, Cloud Run, GKE). The pipeline
+and the stages only ever talk to a target through `Target`, so a new kind plugs in by adding a
+module and one line to the registry in targets/__init__.py: nothing in stages/, pipeline/ or
+tasks/ asks which kind it runs on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from shipyard.errors import ShipyardError
+from shipyard.registries.client import Registry
 from shipyard.version import Version
 
 
@@ -24,6 +31,53 @@ class Revision:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Revision:
+        return cls(**{k: str(data.get(k, "")) for k in
+                      ("service", "version", "digest", "image", "name", "url")})
+
+
+@dataclass(frozen=True)
+class SecretBinding:
+    """An env var a service reads, bound to a secret by reference, never by value.
+
+    `version` is pinned at deploy time (Secret Manager: the numeric version enabled now), so a
+    rollback also goes back to the secrets its release ran with."""
+
+    env: str  # the variable name inside the service
+    secret: str  # the source's name for it (dotenv: the key; Secret Manager: the secret id)
+    version: str  # the pinned version ("current" for a source without versions)
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: str
+    image: str  # REPOSITORY@sha256:..., never a tag
+    secrets: tuple[SecretBinding, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """Everything a target needs to put one release in service."""
+
+    version: Version
+    services: tuple[ServicePlan, ...] = field(default_factory=tuple)
+
+    def images(self) -> dict[str, str]:
+        return {s.service: s.image for s in self.services}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One preflight probe a target contributes: a name, and a callable that returns a detail
+    line or raises ShipyardError. Probes only read; they never change anything."""
+
+    name: str
+    probe: Callable[[], str]
+
 
 class DeployError(ShipyardError):
     """A service failed to come up or verify; nothing was switched to the failing revision."""
@@ -35,21 +89,33 @@ class DeployError(ShipyardError):
         self.logs = logs  # the failing revision's log tail, secrets already masked
 
 
-class Deployer(Protocol):
-    def up(self) -> None:
-        """Start what the target needs (local: registry and proxy); a no-op when running."""
+class Target(Protocol):
+    """A deploy target. Every method honours the runner's dry-run: it plans, never changes."""
+
+    def preflight_checks(self) -> Sequence[Check]:
+        """The target's own read-only checks (local: the registry and nginx binaries)."""
+
+    def registry(self) -> Registry:
+        """The registry this environment pushes to and deploys from, with its credentials."""
+
+    def up(self, *, serving: bool = True) -> None:
+        """Start what the target needs: its registry always, what serves traffic when
+        `serving`. A no-op when running; in a dry run it starts nothing."""
 
     def down(self) -> None:
         """Stop everything the target started."""
 
-    def deploy(self, version: Version, images: Mapping[str, str],
-               secrets: Mapping[str, Mapping[str, str]]) -> list[Revision]:
-        """Bring every service to `images[service]` (pinned refs) and switch traffic to all of
-        them together, only after each new revision passed its health and version checks.
-        `secrets[service]` maps env var names to values; they never reach argv or logs."""
+    def deploy(self, plan: DeployPlan) -> list[Revision]:
+        """Bring every service to its pinned image, and switch traffic to all of them together
+        only after each new revision passed its health and version checks."""
+
+    def shift_traffic(self, plan: DeployPlan, recorded: Mapping[str, Revision]
+                      ) -> list[Revision] | None:
+        """Send traffic back to revisions the target still has (a rollback without a redeploy).
+        `recorded`: the revisions the release ran as. None when any is gone: then deploy."""
 
     def current(self) -> dict[str, Revision]:
-        """What serves traffic now, per service (empty when nothing was deployed)."""
+        """What really serves traffic now, per service, read from the platform itself."""
 
     def verify(self, version: Version) -> None:
         """Check every service through its stable URL answers `version`; DeployError if not."""

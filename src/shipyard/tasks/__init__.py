@@ -1,20 +1,33 @@
-"""The Invoke namespace an app repo imports: `from shipyard.tasks import ns`."""
+"""The Invoke namespace an app repo imports: `from shipyard.tasks import ns`.
+
+Every task acts on the app in the current directory, or on the one the Invoke config key
+`shipyard.app` names (`INVOKE_SHIPYARD_APP=PATH`, or `shipyard: {app: PATH}` in invoke.yaml).
+`app_namespace()` is the same tasks for a repo that is not an app itself (shipyard's own
+checkout): there an app must be named.
+"""
 
 from invoke.collection import Collection
 
 from shipyard.tasks import git_tasks, image_tasks, local_tasks, release_tasks, scan_tasks
 
-ns = Collection()
-ns.add_task(git_tasks.tag)
-ns.add_task(git_tasks.cleanup_branch)
-ns.add_task(image_tasks.build)
-ns.add_task(image_tasks.push)
-ns.add_task(scan_tasks.scan)
-ns.add_task(local_tasks.local_up)
-ns.add_task(local_tasks.local_down)
-ns.add_task(release_tasks.release)
-ns.add_task(release_tasks.deploy)
-ns.add_task(release_tasks.rollback)
-ns.add_task(release_tasks.status)
+TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks.push,
+         scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
+         release_tasks.deploy, release_tasks.rollback, release_tasks.status)
+APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
-__all__ = ["ns"]
+
+def namespace(app: str | None = None) -> Collection:
+    tree = Collection()
+    for task in TASKS:
+        tree.add_task(task)
+    tree.configure({"shipyard": {"app": app}})
+    return tree
+
+
+def app_namespace() -> Collection:
+    return namespace(APP_REQUIRED)
+
+
+ns = namespace()
+
+__all__ = ["ns", "namespace", "app_namespace"]

@@ -5,14 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard.targets.local.registry import LocalRegistry
-from shipyard.tasks._kit import (
-    DRY_RUN_HELP,
-    ENV_HELP,
-    StageInputs,
-    expected_failures,
-    stage_inputs,
-)
+from shipyard.tasks._kit import DRY_RUN_HELP, ENV_HELP, JOBS_HELP, expected_failures, run_context
 from shipyard.ui import console
 
 
@@ -22,7 +15,7 @@ from shipyard.ui import console
         "version": "release version, e.g. v1.1.0 (the image tag)",
         "env": ENV_HELP,
         "service": "build only this service (repeatable; default: all)",
-        "jobs": "services built at once (default: min(services, CPU cores))",
+        "jobs": JOBS_HELP.format(what="services built"),
         "dry-run": DRY_RUN_HELP,
     },
 )
@@ -32,7 +25,7 @@ def build(
     version: str | None = None,
     env: str = "local",
     service: list[str] | None = None,
-    jobs: int = 0,
+    jobs: str | None = None,
     dry_run: bool = False,
 ) -> None:
     """Build every service's image PREFIX/SERVICE:VERSION, in parallel, with OCI labels.
@@ -42,9 +35,8 @@ def build(
     """
     from shipyard.stages.build import build_images  # imported here: `invoke --list` stays quick
 
-    run = _with_registry(stage_inputs(c, version, env, service, dry_run, jobs))
-    build_images(run.config, run.env, run.runner, run.version, run.services, run.record,
-                 jobs or None)
+    build_images(run_context(c, env=env, version=version, services=service, jobs=jobs,
+                             dry_run=dry_run))
 
 
 @task(
@@ -53,7 +45,7 @@ def build(
         "version": "release version whose images to push, e.g. v1.1.0",
         "env": ENV_HELP,
         "service": "push only this service (repeatable; default: all)",
-        "jobs": "images pushed at once (default: min(services, CPU cores))",
+        "jobs": JOBS_HELP.format(what="images pushed"),
         "dry-run": DRY_RUN_HELP,
     },
 )
@@ -63,7 +55,7 @@ def push(
     version: str | None = None,
     env: str = "local",
     service: list[str] | None = None,
-    jobs: int = 0,
+    jobs: str | None = None,
     dry_run: bool = False,
 ) -> None:
     """Push each service's image and record its registry digest in .shipyard/releases/V.json.
@@ -73,14 +65,8 @@ def push(
     """
     from shipyard.stages.push import push_images
 
-    run = _with_registry(stage_inputs(c, version, env, service, dry_run, jobs))
-    push_images(run.env, run.runner, run.version, run.services, run.record, jobs or None)
-    if not run.runner.dry_run:
-        console.note(f"release record: {run.record.path}")
+    ctx = run_context(c, env=env, version=version, services=service, jobs=jobs, dry_run=dry_run)
+    push_images(ctx)
+    if not ctx.dry_run:
+        console.note(f"release record: {ctx.record.path}")
 
-
-def _with_registry(run: StageInputs) -> StageInputs:
-    """The local environment's registry is started on demand; others are assumed to exist."""
-    if run.env.local is not None:
-        LocalRegistry(run.config, run.env, run.runner).up()
-    return run

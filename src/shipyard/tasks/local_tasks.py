@@ -1,31 +1,12 @@
-"""The local environment: start and stop its registry, reverse proxy and revision containers."""
+"""Start and stop what an environment's target runs (local: the registry, nginx and the
+revision containers)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 
-if TYPE_CHECKING:
-    from shipyard.targets.local import LocalTarget
-
-from shipyard.tasks._kit import (
-    DRY_RUN_HELP,
-    ENV_HELP,
-    expected_failures,
-    is_dry_run,
-    load_config,
-    make_runner,
-)
-
-
-def _target(c: Context, env: str, dry_run: bool) -> LocalTarget:
-    from shipyard.targets.local import LocalTarget  # loaded when a task runs, not on --list
-
-    config = load_config(c)
-    environment = config.environment(env)
-    return LocalTarget(config, environment, make_runner(config, is_dry_run(c, dry_run)))
+from shipyard.tasks._kit import DRY_RUN_HELP, ENV_HELP, expected_failures, run_context
 
 
 @task(name="local-up", help={"env": ENV_HELP, "dry-run": DRY_RUN_HELP})
@@ -37,7 +18,7 @@ def local_up(c: Context, env: str = "local", dry_run: bool = False) -> None:
     the revision that serves it; state, config and logs are under .shipyard/local/. Whatever
     already runs is left alone, so a second local-up does nothing.
     """
-    _target(c, env, dry_run).up()
+    run_context(c, env=env, dry_run=dry_run, version_required=False).target.up()
 
 
 @task(name="local-down", help={"env": ENV_HELP, "dry-run": DRY_RUN_HELP})
@@ -48,4 +29,4 @@ def local_down(c: Context, env: str = "local", dry_run: bool = False) -> None:
     Every revision container of this app and environment, serving or kept, is removed. The
     registry's images stay on disk under .shipyard/local/registry/.
     """
-    _target(c, env, dry_run).down()
+    run_context(c, env=env, dry_run=dry_run, version_required=False).target.down()

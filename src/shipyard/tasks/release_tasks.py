@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
@@ -12,26 +11,11 @@ from shipyard.tasks._kit import (
     DRY_RUN_HELP,
     ENV_HELP,
     expected_failures,
-    is_dry_run,
-    load_config,
-    make_runner,
-    require_version,
+    run_context,
 )
 from shipyard.version import Version
 
-if TYPE_CHECKING:
-    from shipyard.pipeline.release import Session
-
 BREAK_LOCK_HELP = "break a lock left by a deploy whose process has died (never a live one)"
-
-
-def _session(c: Context, env: str, dry_run: bool) -> Session:
-    # The pipeline is imported when a task runs, not when `invoke --list` loads this module.
-    from shipyard.pipeline.release import Session
-
-    config = load_config(c)
-    environment = config.environment(env)
-    return Session.open(config, environment, make_runner(config, is_dry_run(c, dry_run)))
 
 
 @task(help={"version": "release version, e.g. v1.1.0", "env": ENV_HELP,
@@ -44,12 +28,10 @@ def release(c: Context, version: str | None = None, env: str = "local",
     Every check runs before any change. A failed verification rolls back to the previous good
     release and exits 1. Rerunning after a failure or a kill resumes where it stopped.
     """
-    parsed = require_version(version)
-    from shipyard.pipeline import release as pipeline
+    ctx = run_context(c, env=env, version=version, dry_run=dry_run)
+    from shipyard.pipeline import release as pipeline  # loaded when a task runs, not on --list
 
-
-
-    pipeline.release(_session(c, env, dry_run), parsed, break_lock=break_lock)
+    pipeline.release(ctx, break_lock=break_lock)
 
 
 @task(help={"version": "a pushed release, e.g. v1.1.0", "env": ENV_HELP,
@@ -62,12 +44,10 @@ def deploy(c: Context, version: str | None = None, env: str = "local",
     New revisions start first and must pass their health and version checks; then one traffic
     switch moves every service. The old revisions are kept for an instant rollback.
     """
-    parsed = require_version(version)
+    ctx = run_context(c, env=env, version=version, dry_run=dry_run)
     from shipyard.pipeline import release as pipeline
 
-
-
-    pipeline.deploy(_session(c, env, dry_run), parsed, break_lock=break_lock)
+    pipeline.deploy(ctx, break_lock=break_lock)
 
 
 @task(help={"env": ENV_HELP, "to": "release to go back to (default: the last good one "
@@ -77,11 +57,10 @@ def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: 
              dry_run: bool = False) -> None:
     """Move every service back to an earlier verified release, together, without rebuilding."""
     target = Version.parse(to) if to is not None else None
+    ctx = run_context(c, env=env, dry_run=dry_run, version_required=False)
     from shipyard.pipeline import release as pipeline
 
-
-
-    pipeline.rollback(_session(c, env, dry_run), target, break_lock=break_lock)
+    pipeline.rollback(ctx, target, break_lock=break_lock)
 
 
 @task(name="status", help={
@@ -94,8 +73,7 @@ def status(c: Context, env: str = "local", json_: bool = False, dry_run: bool = 
     """Show what each service runs now (version, digest, URL) and the last releases."""
     from shipyard.pipeline.status import collect_status, show_status
 
-    session = _session(c, env, dry_run)
-    data = collect_status(session)
+    data = collect_status(run_context(c, env=env, dry_run=dry_run, version_required=False))
     if json_:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:

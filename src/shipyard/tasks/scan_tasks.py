@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from shipyard.tasks._kit import DRY_RUN_HELP, ENV_HELP, expected_failures, stage_inputs
+from shipyard.tasks._kit import DRY_RUN_HELP, ENV_HELP, expected_failures, run_context
 
 
 @task(
@@ -38,6 +38,5 @@ def scan(
     """
     from shipyard.stages.scan import scan_images, settings_for  # keeps `invoke --list` quick
 
-    run = stage_inputs(c, version, env, service, dry_run)
-    settings = settings_for(run.env, severity, ignore_unfixed)
-    scan_images(run.config, run.env, run.runner, run.version, run.services, run.record, settings)
+    ctx = run_context(c, env=env, version=version, services=service, dry_run=dry_run)
+    scan_images(ctx, settings_for(ctx.env, severity, ignore_unfixed))

@@ -1,26 +1,28 @@
 """The `local` deploy target: each service revision is a container on the local Docker engine,
-behind nginx on a stable 127.0.0.1 port (targets/local_proxy.py), with Cloud Run-like
-semantics: a deploy starts new revisions, checks each (health, then version), and only when all
-passed switches traffic to all of them at once; old revisions are stopped and the newest
-`keep_revisions` of them kept, so a rollback restarts a kept container instead of creating one.
+behind nginx on a stable 127.0.0.1 port (proxy.py), with Cloud Run-like semantics: a deploy
+starts new revisions, checks each (health, then version), and only when all passed switches
+traffic to all of them at once; old revisions are stopped and the newest `keep_revisions` of
+them kept, so a rollback restarts a kept container instead of creating one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from shipyard.build.images import PROJECT_LABEL, SERVICE_LABEL
-from shipyard.config import Config, Environment, Service
+from shipyard.config import Service
 from shipyard.config.targets import LocalSettings
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.exec.runner import Runner
-from shipyard.exec.tools import docker_client
-from shipyard.state.workspace import state_dir
-from shipyard.targets.base import DeployError, Revision
-from shipyard.targets.local.proxy import LocalProxy, Upstream
-from shipyard.targets.local.registry import LocalRegistry
+from shipyard.exec.tools import tool_version
+from shipyard.registries.client import Registry
+from shipyard.state.workspace import state_path
+from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
+from shipyard.targets.local.nginx_conf import Upstream
+from shipyard.targets.local.proxy import LocalProxy
+from shipyard.targets.local.registry import REGISTRY_BINARY, LocalRegistry
 from shipyard.targets.local.revisions import (
     DIGEST_LABEL,
     ENV_LABEL,
@@ -36,25 +38,32 @@ from shipyard.targets.local.rollout import Plan, Rollout, http_get
 from shipyard.ui import console
 from shipyard.version import Version
 
+if TYPE_CHECKING:
+    from shipyard.pipeline.context import RunContext
+
 PINNED = re.compile(r"[^@\s]+@(sha256:[0-9a-f]{64})")
 
 
 class LocalTarget:
-    def __init__(self, config: Config, env: Environment, runner: Runner) -> None:
-        if env.local is None:
-            raise UsageError(f"environment {env.name!r} is not a local environment",
+    def __init__(self, ctx: RunContext) -> None:
+        if ctx.env.local is None:
+            raise UsageError(f"environment {ctx.env.name!r} is not a local environment",
                              hint="the local target works on target = \"local\"")
-        self.config, self.env, self.runner = config, env, runner
-        self.settings: LocalSettings = env.local
-        self.state = state_dir(config.root) / "local"
-        self.registry = LocalRegistry(config, env, runner)
-        self.proxy = LocalProxy(state_dir(config.root), self.settings.proxy_ports, runner)
+        self.ctx = ctx
+        self.config, self.env, self.runner = ctx.config, ctx.env, ctx.runner
+        self.settings: LocalSettings = ctx.env.local
+        self.state = state_path(ctx.config.root) / "local"  # created by real runs only
+        self._registry = Registry(ctx.env.registry)
+        self.daemon = LocalRegistry(ctx.config.root, self.settings.registry_port,
+                                    self._registry, ctx.runner)
+        self.proxy = LocalProxy(state_path(ctx.config.root), self.settings.proxy_ports,
+                                ctx.runner)
 
     @cached_property
     def containers(self) -> Containers:
         scope = {PROJECT_LABEL: self.config.project.name, ENV_LABEL: self.env.name,
                  ROOT_LABEL: str(self.config.root)}
-        return Containers(self.runner, docker_client(self.runner).path, scope)
+        return Containers(self.runner, self.ctx.docker.path, scope)
 
     @cached_property
     def rollout(self) -> Rollout:
@@ -63,16 +72,26 @@ class LocalTarget:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.settings.proxy_ports[service]}"
 
-    # ---------------------------------------------------------------- up / down --
+    # --------------------------------------------------------- the Target protocol --
 
-    def up(self) -> None:
-        if not self.registry.up():
-            console.note(f"local registry: already answering on 127.0.0.1:{self.registry.port}")
+    def preflight_checks(self) -> Sequence[Check]:
+        return (Check("registry", lambda: tool_version(
+                    self.runner, (REGISTRY_BINARY, "--version"), REGISTRY_BINARY)),
+                Check("proxy", lambda: tool_version(self.runner, ("nginx", "-v"), "nginx")))
+
+    def registry(self) -> Registry:
+        return self._registry
+
+    def up(self, *, serving: bool = True) -> None:
+        if not self.daemon.up():
+            console.note(f"local registry: already answering on 127.0.0.1:{self.daemon.port}")
+        if not serving:
+            return
         pid = self.proxy.master_pid()
         if pid is not None:
             console.note(f"local proxy: nginx already running (pid {pid})")
             return
-        self.proxy.up(self._upstreams(self._serving()))
+        self.proxy.up(self._restorable())
 
     def down(self) -> None:
         done = "would be stopped" if self.runner.dry_run else "stopped"
@@ -81,22 +100,18 @@ class LocalTarget:
         self.containers.stop([c.name for c in found if c.running])
         self.containers.remove([c.name for c in found])
         console.note(f"revision containers: {len(found)} {done} and removed")
-        stopped = self.registry.down()
+        stopped = self.daemon.down()
         console.note(f"local registry: {done}" if stopped else "local registry: not running")
 
-    # ------------------------------------------------------------------ deploy --
-
-    def deploy(self, version: Version, images: Mapping[str, str],
-               secrets: Mapping[str, Mapping[str, str]]) -> list[Revision]:
-        plans = [self._plan(name, version, ref, secrets.get(name, {}))
-                 for name, ref in images.items()]
+    def deploy(self, plan: DeployPlan) -> list[Revision]:
+        plans = [self._plan(s, plan.version) for s in plan.services]
         self.up()
         found = {c.name: c for c in self.containers.all()}
         serving = self._serving(found)
         todo = [p for p in plans if p.name != getattr(serving.get(p.service.name), "name", "")]
-        for plan in plans:
-            if plan not in todo:
-                console.note(f"{plan.service.name}: {plan.name} already serving, left alone")
+        for p in plans:
+            if p not in todo:
+                console.note(f"{p.service.name}: {p.name} already serving, left alone")
         if todo:
             started = self.rollout.start_all(todo, found)
             new = {s.plan.service.name: s.upstream for s in started}
@@ -113,70 +128,17 @@ class LocalTarget:
         return [self._revision(p.service.name, p.version, p.digest, p.image, p.name)
                 for p in plans]
 
-    def _plan(self, name: str, version: Version, image: str, secrets: Mapping[str, str]) -> Plan:
-        service = self._service(name)
-        pinned = PINNED.fullmatch(image)
-        if pinned is None:
-            raise UsageError(f"{name}: {image!r} is not pinned by digest",
-                             hint="deploy REPOSITORY@sha256:... (the push stage records it)")
-        for value in secrets.values():
-            self.runner.redactor.add(value)
-        env = {**service.env, **secrets}
-        settings = settings_hash(self.state / "revision.key", env)
-        digest = pinned.group(1)
-        stem = f"shipyard-{self.config.project.name}-{self.env.name}-{name}-{version}"
-        labels = {SERVICE_LABEL: name, VERSION_LABEL: str(version), DIGEST_LABEL: digest,
-                  SETTINGS_LABEL: settings[:16]}
-        return Plan(service, version, image, digest, f"{stem}-{digest[7:19]}-{settings[:6]}",
-                    labels, env)
-
-    def _retire(self, services: set[str], now_serving: set[str], before: list[Container]
-                ) -> None:
-        """Stop what no longer serves, keep the newest `keep_revisions` stopped per service.
-        `before`: the containers as listed before the deploy started (none is lost since)."""
-        found = [c for c in before if c.service in services]
-        stopping = [c for c in found if c.running and c.name not in now_serving]
-        self.containers.stop([c.name for c in stopping])
-        just_stopped = {c.name for c in stopping}
-        surplus: list[str] = []
-        for service in services:
-            rest = [c for c in found if c.service == service and c.name not in now_serving]
-            rest.sort(key=lambda c: (c.name in just_stopped, c.finished), reverse=True)
-            surplus += [c.name for c in rest[self.settings.keep_revisions:]]
-        self.containers.remove(surplus)
-
-    # ------------------------------------------------------------------- state --
+    def shift_traffic(self, plan: DeployPlan, recorded: Mapping[str, Revision]
+                      ) -> list[Revision] | None:
+        """Kept containers are this target's revisions: when every service still has the one
+        the plan names (same image, same settings), the deploy only restarts and switches."""
+        names = {c.name for c in self.containers.all()}
+        if all(self._plan(s, plan.version).name in names for s in plan.services):
+            return self.deploy(plan)
+        return None
 
     def current(self) -> dict[str, Revision]:
-        if self.proxy.master_pid() is None:
-            return {}  # with nginx down nothing serves, whatever runs
         return {name: self._revision_of(c) for name, c in self._serving().items()}
-
-    def kept(self) -> dict[str, list[Revision]]:
-        """Stopped revisions per service, newest first: what a rollback can restart at once."""
-        rest = sorted((c for c in self.containers.all() if not c.running),
-                      key=lambda c: c.finished if c.finished != NEVER else "", reverse=True)
-        return {name: [self._revision_of(c) for c in rest if c.service == name]
-                for name in self.settings.proxy_ports}
-
-    def _serving(self, found: Mapping[str, Container] | None = None) -> dict[str, Container]:
-        """Per service, the container the proxy points at, if it runs on the recorded port."""
-        upstreams = self.proxy.upstreams()
-        if not upstreams:
-            return {}
-        if found is None:
-            found = {c.name: c for c in self.containers.all()}
-        serving = {}
-        for name, upstream in upstreams.items():
-            container = found.get(upstream.container)
-            if container and container.running and container.host_port(
-                    self._service(name).port) == upstream.port:
-                serving[name] = container
-        return serving
-
-    def _upstreams(self, serving: Mapping[str, Container]) -> dict[str, Upstream]:
-        return {name: Upstream(c.name, c.host_port(self._service(name).port) or 0)
-                for name, c in serving.items()}
 
     def verify(self, version: Version) -> None:
         for service in self.config.services:
@@ -193,6 +155,69 @@ class LocalTarget:
                                   f"{service.version_path} answers {status} {answer!r}, "
                                   f"not {version}", service=service.name)
 
+    # ------------------------------------------------------------------ internals --
+
+    def kept(self) -> dict[str, list[Revision]]:
+        """Stopped revisions per service, newest first: what a rollback can restart at once."""
+        rest = sorted((c for c in self.containers.all() if not c.running),
+                      key=lambda c: c.finished if c.finished != NEVER else "", reverse=True)
+        return {name: [self._revision_of(c) for c in rest if c.service == name]
+                for name in self.settings.proxy_ports}
+
+    def _plan(self, planned: ServicePlan, version: Version) -> Plan:
+        name = planned.service
+        service = self._service(name)
+        pinned = PINNED.fullmatch(planned.image)
+        if pinned is None:
+            raise UsageError(f"{name}: {planned.image!r} is not pinned by digest",
+                             hint="deploy REPOSITORY@sha256:... (the push stage records it)")
+        secrets = self.ctx.secrets.reveal(planned.secrets) if planned.secrets else {}
+        env = {**service.env, **secrets}
+        settings = settings_hash(self.state / "revision.key", env, create=not self.runner.dry_run)
+        digest = pinned.group(1)
+        stem = f"shipyard-{self.config.project.name}-{self.env.name}-{name}-{version}"
+        labels = {SERVICE_LABEL: name, VERSION_LABEL: str(version), DIGEST_LABEL: digest,
+                  SETTINGS_LABEL: settings[:16]}
+        return Plan(service, version, planned.image, digest,
+                    f"{stem}-{digest[7:19]}-{settings[:6]}", labels, env)
+
+    def _retire(self, services: set[str], now_serving: set[str], before: list[Container]
+                ) -> None:
+        """Stop what no longer serves, keep the newest `keep_revisions` stopped per service.
+        `before`: the containers as listed before the deploy started (none is lost since)."""
+        found = [c for c in before if c.service in services]
+        stopping = [c for c in found if c.running and c.name not in now_serving]
+        self.containers.stop([c.name for c in stopping])
+        just_stopped = {c.name for c in stopping}
+        surplus: list[str] = []
+        for service in services:
+            rest = [c for c in found if c.service == service and c.name not in now_serving]
+            rest.sort(key=lambda c: (c.name in just_stopped, c.finished), reverse=True)
+            surplus += [c.name for c in rest[self.settings.keep_revisions:]]
+        self.containers.remove(surplus)
+
+    def _serving(self, found: Mapping[str, Container] | None = None) -> dict[str, Container]:
+        """Per service, the running container that answers through the proxy now."""
+        answering = self.proxy.serving({s.name: s.health_path for s in self.config.services})
+        if not answering:
+            return {}
+        if found is None:
+            found = {c.name: c for c in self.containers.all()}
+        return {name: found[container] for name, container in answering.items()
+                if container in found and found[container].running}
+
+    def _restorable(self) -> dict[str, Upstream]:
+        """What nginx pointed at before it stopped, where that container still runs on the
+        recorded port: restored when the proxy starts again."""
+        found = {c.name: c for c in self.containers.all()}
+        return {name: u for name, u in self.proxy.upstreams().items()
+                if (c := found.get(u.container)) and c.running
+                and c.host_port(self._service(name).port) == u.port}
+
+    def _upstreams(self, serving: Mapping[str, Container]) -> dict[str, Upstream]:
+        return {name: Upstream(c.name, c.host_port(self._service(name).port) or 0)
+                for name, c in serving.items()}
+
     def _service(self, name: str) -> Service:
         return self.config.select([name])[0]
 
@@ -204,3 +229,4 @@ class LocalTarget:
                   name: str) -> Revision:
         return Revision(service=service, version=str(version), digest=digest, image=image,
                         name=name, url=self.url(service))
+

@@ -4,109 +4,36 @@ stable port, everything under `.shipyard/local/proxy/` (config, pid, logs, temp 
 A traffic switch writes a new config, checks it with `nginx -t`, reloads gracefully and returns
 only once every old worker has exited: from then on no request can reach the old revisions, so
 they may be stopped. Requests in flight finish on the old workers meanwhile; none fails.
+
+What serves is read from nginx itself, not from a file: every answer through the proxy carries
+`X-Shipyard-Revision: CONTAINER`, so a crash between a reload and any bookkeeping cannot make
+`status` or the next deploy believe an old answer.
 """
 
 from __future__ import annotations
 
-import grp
+import http.client
 import os
-import pwd
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.commands import nginx
 from shipyard.errors import ShipyardError
 from shipyard.exec.runner import Runner
 from shipyard.state.records import read_json, write_json
+from shipyard.targets.local.nginx_conf import (
+    DRAIN_SECONDS,
+    PROBE_HEADER,
+    REVISION_HEADER,
+    Upstream,
+    render,
+    worker_user,
+)
 from shipyard.ui import console
 
-DRAIN_SECONDS = 30  # longest an in-flight request may hold an old worker after a switch
 START_HINT = "is another program on that port? see {log}, or change proxy_ports"
-
-
-@dataclass(frozen=True)
-class Upstream:
-    container: str
-    port: int  # host port the container publishes on 127.0.0.1
-
-
-def render(ports: Mapping[str, int], upstreams: Mapping[str, Upstream], home: Path,
-           worker: tuple[str, str] | None) -> str:
-    """The whole nginx.conf. `worker` = (user, group) for the workers when nginx runs as root."""
-    head = [
-        "# written by shipyard; rewritten at every deploy: do not edit",
-        "worker_processes 1;",
-        f"pid {home / 'nginx.pid'};",
-        f"error_log {home / 'logs' / 'error.log'} warn;",
-        f"worker_shutdown_timeout {DRAIN_SECONDS}s;",
-    ]
-    if worker is not None:
-        head.append(f"user {worker[0]} {worker[1]};")
-    temp = home / "temp"
-    http = [
-        f"access_log {home / 'logs' / 'access.log'} shipyard;",
-        *(f"{kind}_temp_path {temp / kind};"
-          for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-        "server_tokens off;",
-        "client_max_body_size 64m;",
-        # Responses are buffered in memory only and request bodies are streamed, so workers
-        # never write temp files (they run as an unprivileged user that may not reach here).
-        "proxy_max_temp_file_size 0;",
-        "proxy_request_buffering off;",
-    ]
-    servers = [_server(name, port, upstreams.get(name)) for name, port in ports.items()]
-    return "\n".join([*head, "events { worker_connections 1024; }", "http {",
-                      _LOG_FORMAT, *(f"    {line}" for line in http), *servers, "}", ""])
-
-
-_LOG_FORMAT = ("    log_format shipyard '$time_iso8601 $server_port \"$request\" $status "
-               "$body_bytes_sent upstream=$upstream_addr $upstream_status ${request_time}s';")
-
-
-def _server(service: str, port: int, upstream: Upstream | None) -> str:
-    listen = f"        listen 127.0.0.1:{port};"
-    if upstream is None:
-        return "\n".join([
-            f"    server {{  # {service}: no revision deployed yet",
-            listen,
-            "        default_type text/plain;",
-            f'        location / {{ return 503 "{service}: no revision deployed yet\\n"; }}',
-            "    }",
-        ])
-    return "\n".join([
-        f"    upstream svc_{service} {{  # {upstream.container}",
-        f"        server 127.0.0.1:{upstream.port} max_fails=0;",
-        "    }",
-        f"    server {{  # {service}",
-        listen,
-        "        location / {",
-        f"            proxy_pass http://svc_{service};",
-        "            proxy_http_version 1.1;",
-        "            proxy_set_header Host $http_host;",
-        "            proxy_set_header X-Real-IP $remote_addr;",
-        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-        "            proxy_set_header X-Forwarded-Proto $scheme;",
-        "            proxy_next_upstream error timeout;",
-        "            proxy_connect_timeout 5s;",
-        "            proxy_send_timeout 60s;",
-        "            proxy_read_timeout 300s;",
-        "        }",
-        "    }",
-    ])
-
-
-def worker_user() -> tuple[str, str] | None:
-    """Workers of a root master run as `nobody` (its own group); otherwise as the caller."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        nobody = pwd.getpwnam("nobody")
-        return nobody.pw_name, grp.getgrgid(nobody.pw_gid).gr_name
-    except KeyError:
-        return None
 
 
 def port_taken(port: int) -> bool:
@@ -141,6 +68,23 @@ def children(pid: int) -> set[int]:
     return kids
 
 
+def revision_answering(port: int, path: str, timeout: float = 2.0) -> str | None:
+    """The X-Shipyard-Revision of an answer through the proxy on 127.0.0.1:PORT, if a revision
+    answered at all (nginx's own 502/503/504 mean nothing behind it serves)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={PROBE_HEADER: "1"})
+        response = connection.getresponse()
+        response.read(65536)
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+    if response.status in (502, 503, 504):
+        return None
+    return response.getheader(REVISION_HEADER)
+
+
 class LocalProxy:
     def __init__(self, root_state: Path, ports: Mapping[str, int], runner: Runner) -> None:
         self.home = root_state / "local" / "proxy"
@@ -158,8 +102,21 @@ class LocalProxy:
         info = _proc_stat(pid)
         return pid if info and info[0] == "nginx" and info[1] != "Z" else None
 
+    def serving(self, paths: Mapping[str, str]) -> dict[str, str]:
+        """service → the container that answers through the proxy now, asked of nginx itself
+        (one request to each service's `paths[service]`). A service whose upstream does not
+        answer (502/503/504, or nothing) is left out."""
+        if self.master_pid() is None:
+            return {}
+        found = {}
+        for name, port in self.ports.items():
+            answer = revision_answering(port, paths.get(name, "/"))
+            if answer:
+                found[name] = answer
+        return found
+
     def upstreams(self) -> dict[str, Upstream]:
-        """What the proxy points at, per service, as recorded at the last switch."""
+        """What the config on disk points at, per service: restored when nginx starts."""
         if not self.state_file.exists():
             return {}
         services = read_json(self.state_file).get("services") or {}
@@ -195,10 +152,10 @@ class LocalProxy:
             self.runner.run(nginx.reload(self.home, self.conf))
             return
         os.replace(candidate, self.conf)
+        self._save(upstreams)  # describes the config on disk; what serves is asked of nginx
         master = self.master_pid()
         old = children(master) if master else set()
         self.runner.run(nginx.reload(self.home, self.conf))
-        self._save(upstreams)
         if master is not None:
             self._drain(master, old)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from shipyard.config import Config, Environment
-from shipyard.errors import ShipyardError, UsageError
+from shipyard.errors import ShipyardError
 from shipyard.exec.runner import Runner
 from shipyard.registries.client import Registry
 from shipyard.state.workspace import state_dir, state_path
@@ -32,15 +31,15 @@ http:
 
 
 class LocalRegistry:
-    def __init__(self, config: Config, env: Environment, runner: Runner) -> None:
-        if env.local is None:
-            raise UsageError(f"environment {env.name!r} is not a local environment",
-                             hint="local-up and local-down work on target = \"local\"")
-        self.port = env.local.registry_port
+    """The registry daemon: started on demand, never in a dry run (which plans against what
+    answers, or against an empty registry when none does)."""
+
+    def __init__(self, root: Path, port: int, api: Registry, runner: Runner) -> None:
+        self.port = port
         self.runner = runner
-        self.root = config.root
-        self.home = state_path(config.root) / "local" / "registry"
-        self.api = Registry(env.registry)
+        self.root = root
+        self.home = state_path(root) / "local" / "registry"
+        self.api = api
 
     @property
     def pid_file(self) -> Path:
@@ -51,10 +50,13 @@ class LocalRegistry:
         if self.api.ping():
             return False
         config_file = self.home / "config.yml"
-        if not self.runner.dry_run:  # a dry run writes nothing, not even shipyard's own state
-            state_dir(self.root)
-            self.home.mkdir(parents=True, exist_ok=True)
-            config_file.write_text(CONFIG_TEMPLATE.format(data=self.home / "data", port=self.port))
+        if self.runner.dry_run:  # a dry run starts nothing and writes nothing
+            self.runner.spawn((REGISTRY_BINARY, "serve", str(config_file)),
+                              log=self.home / "registry.log")
+            return True
+        state_dir(self.root)
+        self.home.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(CONFIG_TEMPLATE.format(data=self.home / "data", port=self.port))
         pid = self.runner.spawn((REGISTRY_BINARY, "serve", str(config_file)),
                                 log=self.home / "registry.log")
         if pid is None:

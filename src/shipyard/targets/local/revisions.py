@@ -1,8 +1,9 @@
-"""Revision containers of the local environment: found by label, created from an env file.
+"""Revision containers of the local environment: found by label, started with their env.
 
 A revision is one container running one image digest with one set of settings (env vars and
-secrets). Containers are found by their labels, never by name patterns; the root label keeps
-two checkouts of the same project on one machine apart.
+secrets). Values reach docker through its process environment (`--env NAME`): never on argv,
+never in a file that a kill -9 could leave behind. Containers are found by their labels, never
+by name patterns; the root label keeps two checkouts of the same project on one machine apart.
 """
 
 from __future__ import annotations
@@ -12,17 +13,13 @@ import hmac
 import json
 import os
 import secrets
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shipyard.build.images import SERVICE_LABEL
 from shipyard.commands import docker_containers as dc
-from shipyard.errors import UsageError
 from shipyard.exec.runner import Runner
 
 ROOT_LABEL = "dev.shipyard.root"
@@ -62,10 +59,16 @@ class Container:
         return None
 
 
-def settings_hash(key_file: Path, env: Mapping[str, str]) -> str:
+PENDING_KEY = "x" * 64  # a dry run before this checkout's first deploy has no key yet
+
+
+def settings_hash(key_file: Path, env: Mapping[str, str], *, create: bool = True) -> str:
     """Same env vars → same hash. Keyed (HMAC, key 0600 under .shipyard/), so the hash in a
-    container label or name cannot be used to test guesses of a secret."""
+    container label or name cannot be used to test guesses of a secret. Without `create` (a
+    dry run) a missing key is not made: the plan shows PENDING_KEY's x's instead."""
     if not key_file.exists():
+        if not create:
+            return PENDING_KEY
         key_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -73,27 +76,6 @@ def settings_hash(key_file: Path, env: Mapping[str, str]) -> str:
     key = key_file.read_text().strip().encode()
     body = json.dumps(sorted(env.items())).encode()
     return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-@contextmanager
-def env_file(values: Mapping[str, str], dry_run: bool) -> Iterator[Path]:
-    """A 0600 env file in a private (0700) temp dir, deleted on exit. Never on argv."""
-    for name, value in values.items():
-        if any(c in value for c in "\r\n\x00"):
-            raise UsageError(f"the value of {name} holds a line break or NUL",
-                             hint="docker env files carry one-line values only")
-    if dry_run:
-        yield Path(tempfile.gettempdir()) / "shipyard-env-XXXXXX" / "env"
-        return
-    folder = Path(tempfile.mkdtemp(prefix="shipyard-env-"))
-    try:
-        path = folder / "env"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.writelines(f"{name}={value}\n" for name, value in values.items())
-        yield path
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Containers:
@@ -122,10 +104,10 @@ class Containers:
 
     def create(self, name: str, image: str, port: int, labels: Mapping[str, str],
                env: Mapping[str, str]) -> None:
-        with env_file(env, self.runner.dry_run) as path:
-            argv = dc.run(self.docker, name=name, image=image, container_port=port,
-                          labels={**self.scope, **labels}, env_file=path if env else None)
-            self.runner.run(argv, timeout=300, hint="is the local registry up (invoke local-up)?")
+        argv = dc.run(self.docker, name=name, image=image, container_port=port,
+                      labels={**self.scope, **labels}, env_names=list(env))
+        self.runner.run(argv, env=env, timeout=300,
+                        hint="is the local registry up (invoke local-up)?")
 
     def start(self, names: Sequence[str]) -> None:
         if names:

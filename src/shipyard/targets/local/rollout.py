@@ -18,7 +18,7 @@ from shipyard.config import Service
 from shipyard.errors import CommandError
 from shipyard.exec.runner import Runner
 from shipyard.targets.base import DeployError
-from shipyard.targets.local.proxy import Upstream
+from shipyard.targets.local.nginx_conf import Upstream
 from shipyard.targets.local.revisions import Container, Containers
 from shipyard.ui import console
 from shipyard.version import Version
