@@ -40,8 +40,8 @@ def _usage(exc: ParseError) -> Exit:
     text = str(exc)
     if needs := _NEEDS_VALUE.match(text):  # invoke's wording names its own Argument object
         text = f"--{needs.group(1).replace('_', '-')} needs a value"
-    where = f" --help {exc.context.name}" if getattr(exc, "context", None) is not None and \
-        exc.context.name else " --list"
+    context = getattr(exc, "context", None)
+    where = f" --help {context.name}" if context is not None and context.name else " --list"
     return Exit(message=f"error: {text}\nhint: see shipyard{where}", code=EXIT_USAGE)
 
 
