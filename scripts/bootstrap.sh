@@ -92,8 +92,16 @@ missing_packages() {
 }
 
 apt_has_candidate() {
-    local cand
-    cand=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}')
+    # The policy text is read whole, then searched in bash: a reader that stops
+    # at the first match (awk ... exit) would SIGPIPE apt-cache under pipefail.
+    local policy line cand=""
+    policy=$(apt-cache policy "$1" 2>/dev/null) || true
+    while IFS= read -r line; do
+        if [[ $line == *Candidate:* ]]; then
+            read -r _ cand _ <<<"$line"
+            break
+        fi
+    done <<<"$policy"
     [[ -n $cand && $cand != "(none)" ]]
 }
 
@@ -132,9 +140,14 @@ service_pid() {
         if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then printf '%s\n' "$pid"; return 0; fi
     fi
     if [[ $1 == docker-registry ]]; then
-        # Under systemd it runs without a pid file.
-        pgrep -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' | head -n 1 | grep .
-        return
+        # Under systemd it runs without a pid file. All of pgrep's output is
+        # taken, then its first line: `| head -n 1` could SIGPIPE pgrep.
+        local pids
+        pids=$(pgrep -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml') || return 1
+        pid=${pids%%$'\n'*}
+        [[ -n $pid ]] || return 1
+        printf '%s\n' "$pid"
+        return 0
     fi
     return 1
 }
@@ -314,7 +327,11 @@ ensure_base_image() {
     epoch=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$bb")}
     created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
     arch=$("$DOCKER" version --format '{{.Server.Arch}}')
-    bbver=$("$bb" 2>&1 | head -n 1 | sed 's/ multi-call binary.*//')
+    # busybox's help text (2.7 KB) is captured whole and cut in bash: piped into
+    # `head -n 1`, busybox got SIGPIPE on some runs and pipefail made that exit 141.
+    bbver=$("$bb" 2>&1)
+    bbver=${bbver%%$'\n'*}
+    bbver=${bbver%% multi-call binary*}
 
     # Fixed order, mtimes and owners: the same busybox gives the same layer digest.
     mkdir -p "$work/image/layer"

