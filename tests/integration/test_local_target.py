@@ -103,6 +103,9 @@ class Local:
         return DeployPlan(version, tuple(ServicePlan(name, image, bindings.get(name, ()))
                                          for name, image in images.items()))
 
+    def verify(self, version: Version) -> None:
+        self.target.verify(DeployPlan(version, tuple(ServicePlan(s, "") for s in self.ports)))
+
     def deploy(self, version: Version, images: dict[str, str]) -> float:
         started = time.monotonic()
         self.target.deploy(self.plan(version, images))
@@ -168,7 +171,7 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     assert [a for a in answers if a.startswith("FAILED")] == []
     assert set(answers) == {"v1.0.0", "v2.0.0"}
     assert all(a[-1] == "v2.0.0" for a in load.answers.values())
-    local.target.verify(V2)
+    local.verify(V2)
 
     local.echoed.clear()
     local.deploy(V2, v2)  # a rerun finds v2 serving: nothing restarts, nothing reloads
@@ -214,7 +217,7 @@ def test_failed_health_check_leaves_traffic_alone(make_local: Callable[..., Loca
     leaked = local.canary in failure.value.logs
     assert not leaked, "the secret reached the log tail unmasked"
     assert set(load.everything()) == {"v2.0.0"}
-    local.target.verify(V2)
+    local.verify(V2)
     assert {r.version for r in local.target.current().values()} == {"v2.0.0"}
     assert local.containers("dev.shipyard.version=v3.0.0") == []
     running = [c for c in local.containers() if c["State"]["Running"]]  # type: ignore[index]
@@ -349,5 +352,5 @@ def test_deploy_pulls_a_missing_image_by_digest(make_local: Callable[..., Local]
         image_id = docker("image", "inspect", "--format", "{{.Id}}", pinned).strip()
         docker("rmi", "--force", image_id)
     local.deploy(V1, images)
-    local.target.verify(V1)
+    local.verify(V1)
     assert {name: r.image for name, r in local.target.current().items()} == images

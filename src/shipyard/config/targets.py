@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from shipyard.config.cloudrun import RunSettings, parse_run
 from shipyard.config.schema import Table, dns_label_problem, port_problem
 
 
@@ -30,6 +31,7 @@ class GcpSettings:
     namespace: str | None = None  # gke only
     overlay: str | None = None  # gke only: kustomize overlay dir
     service_account: str | None = None
+    run: RunSettings | None = None  # cloudrun only
 
     def default_registry(self, project: str) -> str:
         return f"{self.region}-docker.pkg.dev/{self.project}/{self.repository}"
@@ -85,6 +87,7 @@ def parse_gcp(t: Table, gke: bool) -> GcpSettings:
 # target kind → its settings parser: the one table config parsing consults per kind.
 TARGET_SETTINGS: dict[str, Callable[[Table, list[str]], LocalSettings | GcpSettings]] = {
     "local": parse_local,
-    "cloudrun": lambda t, _services: parse_gcp(t, gke=False),
+    "cloudrun": lambda t, services: replace(parse_gcp(t, gke=False),
+                                            run=parse_run(t.table("run"), services)),
     "gke": lambda t, _services: parse_gcp(t, gke=True),
 }

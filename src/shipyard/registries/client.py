@@ -58,7 +58,21 @@ class Registry:
 
     def _request(self, method: str, url: str, accept: str | None = None
                  ) -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(url, method=method, headers=self.auth.headers())
+        status, headers, body = self._send(method, url, accept, self.auth.headers())
+        challenge = {k.lower(): v for k, v in headers.items()}.get("www-authenticate")
+        if status == 401 and challenge:  # answer the registry's challenge once, then retry
+            answer = self.auth.answer(challenge, lambda u, h: self._send("GET", u, None, h)[2])
+            if answer is not None:
+                status, headers, body = self._send(method, url, accept, answer)
+        if status == 401:
+            raise ShipyardError(f"registry {self.name.host} refused the credentials (401)",
+                                hint="check `gcloud auth print-access-token` works and the "
+                                     "account may read the repository")
+        return status, headers, body
+
+    def _send(self, method: str, url: str, accept: str | None, headers: dict[str, str]
+              ) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(url, method=method, headers=headers)
         if accept:
             request.add_header("Accept", accept)
 
@@ -67,7 +81,7 @@ class Registry:
                 with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                     return response.status, dict(response.headers), response.read()
             except urllib.error.HTTPError as exc:
-                return exc.code, dict(exc.headers), b""
+                return exc.code, dict(exc.headers), exc.read() if method == "GET" else b""
 
         retrying = Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
                             wait=wait_exponential(multiplier=self.backoff, max=5),
@@ -80,11 +94,15 @@ class Registry:
                 hint="start it with `invoke local-up` (local env) or check the network",
             ) from None
 
+    def docker_env(self) -> dict[str, str]:
+        """Environment for docker commands that push to or pull from this registry."""
+        return self.auth.docker_env(self.name.host)
+
     def ping(self) -> bool:
         """One quick try, no retries: used to decide whether to start a local registry."""
         quick = Registry(self.repository, self.auth, attempts=1)
         try:
-            status, _, _ = quick._request("GET", self.name.base_url)
+            status, _, _ = quick._send("GET", self.name.base_url, None, {})
         except ShipyardError:
             return False
         return status in (200, 401)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from shipyard.errors import UsageError
-from shipyard.targets.base import SecretBinding
+from shipyard.targets.base import Check, SecretBinding
 
 if TYPE_CHECKING:
     from shipyard.pipeline.context import RunContext
@@ -35,6 +35,9 @@ class SecretSource(Protocol):
 
     def reveal(self, bindings: Sequence[SecretBinding]) -> dict[str, str]:
         """env name → value, for a target that injects values itself. Never logged."""
+
+    def checks(self) -> Sequence[Check]:
+        """The source's own read-only preflight checks (beyond "every name is present")."""
 
 
 def secret_source(ctx: RunContext) -> SecretSource:

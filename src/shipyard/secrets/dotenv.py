@@ -26,7 +26,7 @@ from shipyard.config import Config, Environment
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.exec.redaction import MIN_SECRET_LENGTH
 from shipyard.exec.runner import Runner
-from shipyard.targets.base import SecretBinding
+from shipyard.targets.base import Check, SecretBinding
 
 if TYPE_CHECKING:
     from shipyard.pipeline.context import RunContext
@@ -113,6 +113,9 @@ class DotenvSecrets:
         self.require(name for names in self.needs.values() for name in names)
         return {svc: tuple(SecretBinding(n, n, UNVERSIONED) for n in names)
                 for svc, names in self.needs.items()}
+
+    def checks(self) -> Sequence[Check]:
+        return ()  # presence by name is the pipeline's own secrets check
 
     def reveal(self, bindings: Sequence[SecretBinding]) -> dict[str, str]:
         values = self.require(b.secret for b in bindings)

@@ -143,7 +143,8 @@ class Builder:
             if labels.get(images.INPUTS_LABEL) == plan.inputs:
                 ref = images.image_ref(self.env, plan.service, tag)
                 progress.say(plan.service.name, f"pulling {ref} (same inputs)")
-                self.runner.run(dockercmd.pull(self.docker.path, ref), retries=2)
+                self.runner.run(dockercmd.pull(self.docker.path, ref), retries=2,
+                                env=None if self.runner.dry_run else self.registry.docker_env())
                 return ref
         return None
 
@@ -164,15 +165,17 @@ class Builder:
 
     def _build(self, plan: BuildPlan, progress: ui.ServiceProgress) -> str:
         """Build; the image id (empty in a dry run)."""
+        cache = self._cache_from(plan.service)
+        # --cache-from reads the registry: then docker needs its credentials too.
+        login = self.registry.docker_env() if cache and not self.runner.dry_run else {}
         with tempfile.TemporaryDirectory(prefix="shipyard-build-") as tmp:
             argv = dockercmd.build(
                 self.docker.path, image=plan.image, context=plan.service.context,
                 dockerfile=plan.service.dockerfile, labels=plan.labels, build_args=plan.args,
-                cache_from=self._cache_from(plan.service), iidfile=Path(tmp) / "iid",
-                buildkit=self.docker.buildkit,
+                cache_from=cache, iidfile=Path(tmp) / "iid", buildkit=self.docker.buildkit,
             )
             self.runner.run(
-                argv, env=self.docker.build_env, timeout=1800,
+                argv, timeout=1800, env={**self.docker.build_env, **login},
                 on_line=lambda line: progress.update(plan.service.name, line),
                 hint=f"fix the build of {plan.service.name} (its output is above), then rerun",
             )

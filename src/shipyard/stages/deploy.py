@@ -24,7 +24,7 @@ def pinned_images(ctx: RunContext, record: ReleaseRecord) -> dict[str, str]:
     """service → REPOSITORY@sha256:..., from the release record written by push."""
     images: dict[str, str] = {}
     version = record.data.get("version")
-    for service in ctx.config.services:
+    for service in ctx.services:
         pinned = record.images.get(service.name, {}).get("pinned")
         if pinned:
             images[service.name] = str(pinned)
@@ -65,7 +65,7 @@ def roll_out(ctx: RunContext, version: Version, record: ReleaseRecord, action: s
             revisions = _put_in_service(ctx, plan, record if rollback else None)
         with record.stage("verify"):
             if not ctx.dry_run:
-                ctx.target.verify(version)
+                ctx.target.verify(plan)
     except DeployError as failure:
         _recover(ctx, version, record, before, failure, action)
         raise  # _recover always raises; this keeps type checkers sure of it
@@ -105,8 +105,9 @@ def _recover(ctx: RunContext, version: Version, record: ReleaseRecord, before: s
         console.note(f"rolling back to {before}, the last good release")
         previous_version = Version.parse(before)
         previous = ctx.record_of(previous_version)
-        _put_in_service(ctx, deploy_plan(ctx, previous_version, previous, True), previous)
-        ctx.target.verify(previous_version)
+        back = deploy_plan(ctx, previous_version, previous, True)
+        _put_in_service(ctx, back, previous)
+        ctx.target.verify(back)
         audit.record_deploy(ctx.config.root, ctx.env.name, before, "auto-rollback", True,
                             replaced=str(version))
         rolled = True

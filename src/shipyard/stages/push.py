@@ -88,6 +88,7 @@ class Pusher:
             self.runner.run(dockercmd.tag(self.docker.path, image_id, ref))
         self.runner.run(
             dockercmd.push(self.docker.path, ref), retries=PUSH_RETRIES, timeout=1800,
+            env=None if self.runner.dry_run else self.registry.docker_env(),
             on_line=lambda line: progress.update(service.name, line),
             hint="check the registry, then rerun: images already pushed are skipped",
         )

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 # kind → "module:Class"; each class takes the run context and implements targets.base.Target.
 KINDS: dict[str, str] = {
     "local": "shipyard.targets.local:LocalTarget",
+    "cloudrun": "shipyard.targets.cloudrun:CloudRunTarget",
 }
-PLANNED = {"cloudrun": "Cloud Run", "gke": "GKE"}
+PLANNED = {"gke": "GKE"}
 
 
 def make_target(ctx: RunContext) -> Target:
@@ -44,3 +45,13 @@ def registry_for(ctx: RunContext) -> Registry:
     if ctx.env.target in KINDS:
         return ctx.target.registry()
     return Registry(ctx.env.registry)
+
+
+def require_kind(ctx: RunContext, kind: str, task: str) -> None:
+    """A task that only makes sense on one kind of target (deploy-run: cloudrun)."""
+    if ctx.env.target != kind:
+        fitting = sorted(n for n, e in ctx.config.environments.items() if e.target == kind)
+        raise UsageError(f"{task} deploys to target {kind!r}; environment {ctx.env.name!r} "
+                         f"is {ctx.env.target!r}",
+                         hint=f"pass --env {fitting[0]}" if fitting else
+                         f"`invoke deploy --env {ctx.env.name}` deploys to any target")

@@ -117,5 +117,6 @@ class Target(Protocol):
     def current(self) -> dict[str, Revision]:
         """What really serves traffic now, per service, read from the platform itself."""
 
-    def verify(self, version: Version) -> None:
-        """Check every service through its stable URL answers `version`; DeployError if not."""
+    def verify(self, plan: DeployPlan) -> None:
+        """Check every service of the plan answers its version through the URL users reach;
+        DeployError if not."""

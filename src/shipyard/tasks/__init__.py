@@ -8,11 +8,19 @@ checkout): there an app must be named.
 
 from invoke.collection import Collection
 
-from shipyard.tasks import git_tasks, image_tasks, local_tasks, release_tasks, scan_tasks
+from shipyard.tasks import (
+    cloud_tasks,
+    git_tasks,
+    image_tasks,
+    local_tasks,
+    release_tasks,
+    scan_tasks,
+)
 
 TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks.push,
          scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
-         release_tasks.deploy, release_tasks.rollback, release_tasks.status)
+         release_tasks.deploy, release_tasks.rollback, release_tasks.status,
+         cloud_tasks.deploy_run)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 

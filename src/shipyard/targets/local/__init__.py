@@ -140,8 +140,9 @@ class LocalTarget:
     def current(self) -> dict[str, Revision]:
         return {name: self._revision_of(c) for name, c in self._serving().items()}
 
-    def verify(self, version: Version) -> None:
-        for service in self.config.services:
+    def verify(self, plan: DeployPlan) -> None:
+        version = plan.version
+        for service in self.config.select([s.service for s in plan.services]):
             port = self.settings.proxy_ports[service.name]
             try:
                 status, body = http_get(port, service.version_path)

@@ -1,0 +1,276 @@
+"""The `cloudrun` deploy target: `gcloud run deploy` by digest, secrets as Secret Manager
+references, every new revision verified through its tag URL before any traffic moves, then one
+`update-traffic` per service; a rollback is a traffic move back to recorded revisions.
+
+Everything goes through the real gcloud (commands/gcloud.py argv, run by the runner), in
+parallel per service: a gcloud call costs 1-2 s of start-up, so serial calls add up.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from shipyard.commands import gcloud as g
+from shipyard.config import Service
+from shipyard.config.cloudrun import RunSettings
+from shipyard.errors import CommandError, ShipyardError, UsageError
+from shipyard.exec.runner import Result
+from shipyard.exec.tools import tool_version
+from shipyard.registries.auth import TokenLogin
+from shipyard.registries.client import Registry
+from shipyard.stages.fanout import fan_out
+from shipyard.state import audit
+from shipyard.state.records import releases_dir
+from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
+from shipyard.targets.cloudrun import verify
+from shipyard.targets.cloudrun.state import (
+    MANAGED_LABEL,
+    MAX_TAG_AND_SERVICE,
+    VERSION_LABEL,
+    RevisionState,
+    ServiceState,
+    parse_revisions,
+    parse_service,
+    tag_of,
+)
+from shipyard.ui import console
+from shipyard.version import Version
+
+if TYPE_CHECKING:
+    from shipyard.pipeline.context import RunContext
+
+T = TypeVar("T")
+R = TypeVar("R")
+NOT_FOUND = "cannot find service"
+
+
+class CloudRunTarget:
+    def __init__(self, ctx: RunContext) -> None:
+        if ctx.env.gcp is None or ctx.env.gcp.run is None:
+            raise UsageError(f"environment {ctx.env.name!r} is not a Cloud Run environment",
+                             hint='the cloudrun target works on target = "cloudrun"')
+        self.ctx, self.runner, self.gcp = ctx, ctx.runner, ctx.env.gcp
+        self.run: RunSettings = ctx.env.gcp.run
+        self.gcloud = shutil.which("gcloud") or "gcloud"
+        self._login = TokenLogin(self._access_token, on_token=ctx.runner.redactor.add)
+        self._registry = Registry(ctx.env.registry, self._login)
+        self._urls: dict[str, str] = {}
+
+    # ----------------------------------------------------------- the Target protocol --
+
+    def preflight_checks(self) -> Sequence[Check]:
+        return (Check("gcloud", lambda: tool_version(self.runner, (self.gcloud, "--version"),
+                                                     "gcloud")),
+                Check("gcloud auth", self._auth_detail),
+                Check("cloud run names", self._names),
+                *self.ctx.secrets.checks())
+
+    def registry(self) -> Registry:
+        return self._registry
+
+    def up(self, *, serving: bool = True) -> None:
+        """Nothing to start: Cloud Run and Artifact Registry are always there."""
+
+    def down(self) -> None:
+        console.note(f"{self.ctx.env.name}: Cloud Run services are not stopped by shipyard; "
+                     "`gcloud run services delete` removes one")
+
+    def deploy(self, plan: DeployPlan) -> list[Revision]:
+        self._names()
+        tag = tag_of(plan.version)
+        before = self._each(self._describe, [s.service for s in plan.services])
+        self._report_pinned(before)
+        if self.runner.dry_run:
+            for s in plan.services:
+                self._write(g.run_deploy(self.gcloud, self._spec(s, plan.version),
+                                         no_traffic=before[s.service] is not None),
+                            timeout=900)
+            return [self._revision(s.service, plan.version, s.image, f"{s.service}-({tag})",
+                                   "") for s in plan.services]
+        fresh = fan_out(lambda s: self._deploy_one(s, plan.version, before[s.service]),
+                        list(plan.services), [s.service for s in plan.services],
+                        len(plan.services))
+        moves = [(name, rev) for name, rev, first in fresh if not first]
+        self._each(lambda m: self._move(m[0], m[1]), moves)  # every revision verified: now
+        return [self._revision(name, plan.version, s.image, rev, self._urls.get(name, ""))
+                for (name, rev, _), s in zip(fresh, plan.services, strict=True)]
+
+    def shift_traffic(self, plan: DeployPlan, recorded: Mapping[str, Revision]
+                      ) -> list[Revision] | None:
+        names = [s.service for s in plan.services]
+        if any(not recorded.get(n) or not recorded[n].name for n in names):
+            return None
+        listed = self._each(self._revisions, names)
+        if any(recorded[n].name not in listed[n] for n in names):
+            console.note("rollback: a recorded revision is gone; deploying its image again")
+            return None
+        self._each(lambda n: self._move(n, recorded[n].name), names)
+        return [recorded[n] for n in names]
+
+    def current(self) -> dict[str, Revision]:
+        names = [s.name for s in self.ctx.config.services]
+        states = self._each(self._describe, names)
+        found: dict[str, Revision] = {}
+        for name, state in states.items():
+            serving = state.serving() if state else []
+            if state is None or not serving:
+                continue
+            top = max(serving, key=lambda t: t.percent)
+            rev = self._revisions(name).get(top.revision)
+            label = rev.labels.get(VERSION_LABEL, "") if rev else ""
+            found[name] = self._revision(name, self._version_of(label), rev.image if rev else "",
+                                         top.revision, state.url)
+        return found
+
+    def verify(self, plan: DeployPlan) -> None:
+        for s in plan.services:
+            url = self._urls.get(s.service) or (self._describe(s.service) or _missing(s)).url
+            problem = self._check(s.service, url, plan.version)
+            if problem:
+                raise DeployError(f"{s.service}: {url} {problem}", service=s.service)
+
+    def _check(self, name: str, url: str, version: Version) -> str | None:
+        service = self._service(name)
+        return verify.check(url, service.health_path, service.version_path, str(version),
+                            lambda: self._identity(url))
+
+    # ------------------------------------------------------------------- internals --
+
+    def _deploy_one(self, planned: ServicePlan, version: Version, before: ServiceState | None
+                    ) -> tuple[str, str, bool]:
+        """Deploy one revision and verify it through its tag URL; traffic is not moved here
+        (a first revision of a new service takes it: gcloud cannot deploy it without)."""
+        spec, name, first = self._spec(planned, version), planned.service, before is None
+        try:
+            self._write(g.run_deploy(self.gcloud, spec, no_traffic=not first), timeout=900)
+        except CommandError as exc:
+            last = (exc.stderr_tail.splitlines() or [exc.message])[-1]
+            raise DeployError(f"{name}: the new revision did not become ready: {last}",
+                              service=name, logs=exc.stderr_tail,
+                              hint=f"traffic was not moved; its logs: {self._logs(name)}"
+                              ) from None
+        state = self._describe(name) or _missing(planned)
+        revision = state.revision_of_tag(spec.tag) or state.latest_created
+        url = state.tag_url(spec.tag) or state.url
+        self._urls[name] = state.url
+        if first:
+            console.note(f"{name}: a new service: its first revision {revision} takes the "
+                         "traffic directly (nothing served there before)")
+        problem = self._check(name, url, version)
+        if problem:
+            raise DeployError(f"{name}: revision {revision} at {url} {problem}", service=name,
+                              hint=f"traffic was not moved; {revision} stays at 0% with tag "
+                                   f"{spec.tag}; its logs: {self._logs(name, revision)}")
+        console.note(f"{name}: {revision} verified through {url}")
+        return name, revision, first
+
+    def _revisions(self, name: str) -> dict[str, RevisionState]:
+        return parse_revisions(self._read(g.list_revisions(
+            self.gcloud, name, self.gcp.region, self.gcp.project)).stdout)
+
+    def _move(self, name: str, revision: str) -> None:
+        self._write(g.update_traffic(self.gcloud, name, self.gcp.region, self.gcp.project,
+                                     {revision: 100}), timeout=600)
+
+    def _describe(self, name: str) -> ServiceState | None:
+        result = self._read(g.describe_service(self.gcloud, name, self.gcp.region,
+                                               self.gcp.project), check=False)
+        if result.ok:
+            return parse_service(result.stdout)
+        if NOT_FOUND in result.stderr.lower():
+            return None
+        raise ShipyardError(f"gcloud could not describe Cloud Run service {name}: "
+                            f"{(result.stderr.strip().splitlines() or ['?'])[-1]}",
+                            hint="check `gcloud auth list` and the project and region")
+
+    def _report_pinned(self, states: Mapping[str, ServiceState | None]) -> None:
+        """Traffic someone moved by hand: reported before shipyard's own move replaces it."""
+        serving = audit.serving(self.ctx.config.root, self.ctx.env.name)
+        ours = {r.get("name") for r in self.ctx.record_of(Version.parse(serving)).data.get(
+            "revisions") or []} if serving else set()
+        for name, state in states.items():
+            split = state.serving() if state else []
+            foreign = [t for t in split if t.revision not in ours]
+            if len(split) > 1 or (ours and foreign):
+                shown = ", ".join(f"{t.revision} {t.percent}%" for t in split)
+                console.note(f"warning: {name}: traffic was set by hand ({shown}); this deploy "
+                             "moves all of it to the new revision once verified")
+
+    def _spec(self, planned: ServicePlan, version: Version) -> g.RunService:
+        service = self._service(planned.service)
+        return g.RunService(
+            name=planned.service, image=planned.image, region=self.gcp.region,
+            project=self.gcp.project, port=service.port, health_path=service.health_path,
+            tag=tag_of(version), env=dict(service.env),
+            secrets={b.env: f"{b.secret}:{b.version}" for b in planned.secrets},
+            labels={MANAGED_LABEL: "shipyard", VERSION_LABEL: tag_of(version)},
+            allow_unauthenticated=self.run.allow_unauthenticated,
+            service_account=self.gcp.service_account, cpu=self.run.cpu,
+            memory=self.run.memory, concurrency=self.run.concurrency,
+            min_instances=self.run.min_instances, max_instances=self.run.max_instances)
+
+    def _names(self) -> str:
+        tag = tag_of(self.ctx.release)
+        for service in self.ctx.services:
+            if len(tag) + len(service.name) > MAX_TAG_AND_SERVICE:
+                raise UsageError(f"{service.name}: revision tag {tag} plus the service name "
+                                 f"is {len(tag) + len(service.name)} characters; Cloud Run "
+                                 f"allows {MAX_TAG_AND_SERVICE}", hint="shorten the service "
+                                 "name or the version's pre-release part")
+        return f"tag {tag} fits every service name"
+
+    def _read(self, argv: tuple[str, ...], *, check: bool = True) -> Result:
+        return self.runner.run(argv, mutates=False, check=check, timeout=300)
+
+    def _write(self, argv: tuple[str, ...], *, timeout: float) -> Result:
+        return self.runner.run(argv, timeout=timeout)
+
+    def _version_of(self, label: str) -> str:
+        """A revision's version label back to the version: the recorded release whose tag
+        form it is (labels cannot hold dots), else the label as it is."""
+        folder = releases_dir(self.ctx.config.root, self.ctx.env.name)
+        for path in folder.glob("v*.json") if folder.is_dir() else []:
+            name = path.name.removesuffix(".json")
+            if tag_of(name) == label:
+                return name
+        return label
+
+    def _service(self, name: str) -> Service:
+        return self.ctx.config.select([name])[0]
+
+    def _each(self, work: Callable[[T], R], items: Sequence[T]) -> dict[T, R]:
+        if not items:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(items)) as pool:
+            return dict(zip(items, pool.map(work, items), strict=True))
+
+    def _access_token(self) -> str:
+        return self._read(g.print_access_token(self.gcloud)).stdout
+
+    def _auth_detail(self) -> str:
+        self._login.token()
+        return "gcloud gives an access token (used for Artifact Registry and the API)"
+
+    def _identity(self, url: str) -> str | None:
+        if self.run.allow_unauthenticated:
+            return None
+        token = self._read(g.print_identity_token(self.gcloud, url)).stdout.strip()
+        self.runner.redactor.add(token)
+        return token
+
+    def _logs(self, name: str, revision: str = "REVISION") -> str:
+        return g.logs_hint(name, self.gcp.region, self.gcp.project, revision)
+
+    def _revision(self, service: str, version: Version | str, image: str, name: str,
+                  url: str) -> Revision:
+        digest = image.rpartition("@")[2] if "@" in image else ""
+        return Revision(service=service, version=str(version), digest=digest, image=image,
+                        name=name, url=url)
+
+
+def _missing(planned: ServicePlan) -> ServiceState:
+    raise ShipyardError(f"{planned.service}: Cloud Run does not list the service after deploy",
+                        hint="check the project and region in shipyard.toml")
