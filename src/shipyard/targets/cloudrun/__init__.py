@@ -147,7 +147,7 @@ class CloudRunTarget:
         try:
             self._write(g.run_deploy(self.gcloud, spec, no_traffic=not first), timeout=900)
         except CommandError as exc:
-            last = (exc.stderr_tail.splitlines() or [exc.message])[-1]
+            last = gcloud_error(exc.stderr_tail) if exc.stderr_tail else exc.message
             raise DeployError(f"{name}: the new revision did not become ready: {last}",
                               service=name, logs=exc.stderr_tail,
                               hint=f"traffic was not moved; its logs: {self._logs(name)}"
@@ -183,7 +183,7 @@ class CloudRunTarget:
         if NOT_FOUND in result.stderr.lower():
             return None
         raise ShipyardError(f"gcloud could not describe Cloud Run service {name}: "
-                            f"{(result.stderr.strip().splitlines() or ['?'])[-1]}",
+                            f"{gcloud_error(result.stderr)}",
                             hint="check `gcloud auth list` and the project and region")
 
     def _report_pinned(self, states: Mapping[str, ServiceState | None]) -> None:
@@ -269,6 +269,16 @@ class CloudRunTarget:
         digest = image.rpartition("@")[2] if "@" in image else ""
         return Revision(service=service, version=str(version), digest=digest, image=image,
                         name=name, url=url)
+
+
+def gcloud_error(stderr: str) -> str:
+    """gcloud's own `ERROR: ...` sentence (it wraps long ones over several lines)."""
+    lines = [line.strip() for line in stderr.strip().splitlines()]
+    start = next((i for i, line in enumerate(lines) if line.startswith("ERROR:")), None)
+    if start is None:
+        return lines[-1] if lines else "no output"
+    text = " ".join(lines[start:start + 4]).removeprefix("ERROR:").strip()
+    return text[:300]
 
 
 def _missing(planned: ServicePlan) -> ServiceState:
