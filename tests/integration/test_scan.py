@@ -184,3 +184,46 @@ def test_a_cached_db_is_used_loudly_when_no_update_can_be_had(
     assert "warning: could not update the vulnerability DB" in ran.err
     assert "CVE-2099-0001" in ran.err
     assert record(scan_app)["scan"]["db"]["source"] == "cache"
+
+
+def _trivy_scans(repo: AppRepo) -> int:
+    log = repo.work / ".shipyard" / "logs" / "commands.log"
+    argvs = [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+    return sum("trivy image " in a and "--download-db-only" not in a for a in argvs)
+
+
+def test_a_scan_is_remembered_by_image_and_judged_again_every_time(
+        scan_app: AppRepo, scan_images: ScanImages, trivy_db_repository: str) -> None:
+    """The report is reused while the image, trivy, scanners and DB are the same; the verdict
+    follows today's threshold and allow list (an expiry that passed counts) at once."""
+    (scan_app.work / "shipyard.toml").write_text(
+        scan_config(scan_images, scan=f'db_repository = "{trivy_db_repository}"'))
+    scan = ("scan", "--version", VERSION, "--service", "oldlibs")
+    assert invoke(scan_app.work, "build", "--version", VERSION, "--service", "oldlibs").code == 0
+    first = invoke(scan_app.work, *scan)
+    assert first.code == 1 and _trivy_scans(scan_app) == 1, first.text
+    again = invoke(scan_app.work, *scan)
+    assert again.code == 1 and _trivy_scans(scan_app) == 1, again.text
+    assert "[scan] oldlibs: FAILED (1 blocking) (scan reused)" in again.err
+    entry = record(scan_app)["scan"]["services"]["oldlibs"]
+    assert entry["reused_scan_of"] is not None
+    assert "CVE-2099-0001" in (scan_app.work / entry["report"]).read_text()
+
+    write_allowlist(scan_app, 'id = "CVE-2099-0001"\nreason = "musl update queued"\n'
+                              "expires = 2999-01-01")
+    assert invoke(scan_app.work, *scan).code == 0  # another allow list: another verdict
+    assert invoke(scan_app.work, *scan, "--severity", "HIGH").code == 1  # another threshold
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    write_allowlist(scan_app, 'id = "CVE-2099-0001"\nreason = "musl update queued"\n'
+                              f"expires = {yesterday}")
+    expired = invoke(scan_app.work, *scan)
+    assert expired.code == 1 and "EXPIRED allow-list entry 1" in expired.err
+    assert _trivy_scans(scan_app) == 1  # none of those needed trivy again
+
+    dockerfile = scan_app.work / "oldlibs" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + 'LABEL note="a new image"\n')
+    assert invoke(scan_app.work, "build", "--version", VERSION, "--service", "oldlibs").code == 0
+    assert invoke(scan_app.work, *scan).code == 1
+    assert _trivy_scans(scan_app) == 2  # a new image id: scanned again
+    assert invoke(scan_app.work, *scan, "--rescan").code == 1
+    assert _trivy_scans(scan_app) == 3

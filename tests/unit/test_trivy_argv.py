@@ -13,7 +13,8 @@ from shipyard.config import Environment, ScanPolicy
 from shipyard.errors import CommandError, ShipyardError, UsageError
 from shipyard.exec.runner import Argv, Result, Runner
 from shipyard.scan.gate import ScanSettings
-from shipyard.stages.scan import find_trivy, prepare_db, settings_for
+from shipyard.scan.trivy import find_trivy, prepare_db
+from shipyard.stages.scan import settings_for
 
 CACHE = Path("/app/.shipyard/cache/trivy")
 QUIET = ("--cache-dir", "/app/.shipyard/cache/trivy", "--config", "", "--skip-check-update",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from shipyard.build.gitrepo import GitRepo
 from shipyard.errors import EXIT_USAGE, ShipyardError, UsageError
 from shipyard.pipeline.context import RunContext
-from shipyard.stages.scan import find_trivy, trivy_version
+from shipyard.scan.trivy import find_trivy, trivy_version
 from shipyard.stages.tag import check_tag, git_preflight
 from shipyard.ui import table
 
