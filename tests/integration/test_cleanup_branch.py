@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import AppRepo, invoke
+from tests.conftest import AppRepo, git, invoke
 
 pytestmark = pytest.mark.integration
 FEATURE = "feature/worker-provider-integration"
@@ -96,4 +98,44 @@ def test_invalid_names_exit_2(app_repo: AppRepo, bad: str) -> None:
     ran = invoke(app_repo.work, "cleanup-branch", f"--branch={bad}")
     assert ran.code == 2, ran.text
     assert "error:" in ran.err and "Traceback" not in ran.text
+    assert app_repo.remote_refs() == before
+
+
+def shallow_clone(repo: AppRepo, tmp_path: Path) -> Path:
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo.remote}", str(clone))
+    assert git(clone, "rev-parse", "--is-shallow-repository") == "true"
+    return clone
+
+
+def test_shallow_clone_is_refused_with_a_hint_then_works_unshallowed(
+        app_repo: AppRepo, tmp_path: Path) -> None:
+    sha = push_feature(app_repo, merge=True)
+    clone = shallow_clone(app_repo, tmp_path)  # has the merge commit, not the feature commit
+    before = app_repo.remote_refs()
+
+    ran = invoke(clone, "cleanup-branch", "--branch", FEATURE)
+    assert (ran.code, "Traceback" in ran.text) == (1, False), ran.text
+    assert ran.line("error: ") == (
+        f"cannot tell whether {FEATURE} (remote, {sha[:12]}) is merged into origin/main: "
+        "this clone is shallow, the history that would show it was not fetched")
+    assert ran.line("hint: ").startswith("git fetch --unshallow origin, then rerun")
+    assert app_repo.remote_refs() == before
+
+    git(clone, "fetch", "-q", "--unshallow", "origin")
+    done = invoke(clone, "cleanup-branch", "--branch", FEATURE)
+    assert done.code == 0, done.text
+    assert FEATURE not in remote_branches(app_repo)
+
+
+def test_unmerged_branch_missing_from_a_single_branch_clone_is_refused(
+        app_repo: AppRepo, tmp_path: Path) -> None:
+    sha = push_feature(app_repo, merge=False)
+    clone = tmp_path / "single"  # complete history of main only: the feature commit is absent
+    git(tmp_path, "clone", "-q", "--single-branch", "--branch", "main",
+        f"file://{app_repo.remote}", str(clone))  # file://: no hard links to every object
+    before = app_repo.remote_refs()
+    ran = invoke(clone, "cleanup-branch", "--branch", FEATURE)
+    assert (ran.code, "Traceback" in ran.text) == (1, False), ran.text
+    assert ran.line("error: ") == f"{FEATURE} (remote, {sha[:12]}) is not merged into origin/main"
     assert app_repo.remote_refs() == before

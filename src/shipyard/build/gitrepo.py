@@ -85,8 +85,22 @@ class GitRepo:
         behind = sum(1 for _ in self.repo.iter_commits(f"{other}..{ref}"))
         return Divergence(ahead, behind)
 
-    def is_ancestor(self, commit: str, of: str) -> bool:
-        return bool(self.repo.is_ancestor(self.repo.commit(commit), self.repo.commit(of)))
+    @property
+    def shallow(self) -> bool:
+        return bool(self.repo.git.rev_parse("--is-shallow-repository") == "true")
+
+    def contains(self, commit: str, ref: str) -> bool | None:
+        """Whether `commit` is in the history of `ref`; None when this clone cannot tell.
+
+        A shallow clone lacks the history below its cut: a commit found there is in it, but
+        one not found may be in the part that was not fetched. A commit this (complete) clone
+        does not have at all is not in the history of any ref it has.
+        """
+        found = self.resolve(commit)
+        if found is not None and self.repo.is_ancestor(self.repo.commit(found),
+                                                       self.repo.commit(ref)):
+            return True
+        return None if self.shallow else False
 
     def local_tag(self, tag: str) -> TagRef | None:
         ref = next((t for t in self.repo.tags if t.name == tag), None)

@@ -52,13 +52,9 @@ def cleanup_branch(
     if local_sha is not None and repo.current_branch() == branch:
         raise ShipyardError(f"{branch} is checked out here",
                             hint=f"git switch {release}, then rerun")
-    target = f"{remote}/{release}" if repo.resolve(f"{remote}/{release}") else release
-    for where, sha in (("remote", remote_sha), ("local", local_sha)):
-        if sha is not None and not force and not repo.is_ancestor(sha, target):
-            raise ShipyardError(
-                f"{branch} ({where}, {sha[:12]}) is not merged into {target}",
-                hint="merge it first, or pass --force to delete it anyway",
-            )
+    if not force:
+        _require_merged(repo, remote, release, branch, (("remote", remote_sha),
+                                                        ("local", local_sha)))
     if remote_sha is not None:
         runner.run(gitcmd.delete_remote_branch(remote, branch), retries=2)
     if local_sha is not None:
@@ -67,3 +63,28 @@ def cleanup_branch(
     if local_sha:
         done.append(f"deleted local {branch}")
     return CleanupResult(branch, remote_sha is not None, local_sha is not None, "; ".join(done))
+
+
+def _require_merged(repo: GitRepo, remote: str, release: str, branch: str,
+                    tips: tuple[tuple[str, str | None], ...]) -> None:
+    target = next((ref for ref in (f"{remote}/{release}", release) if repo.resolve(ref)), None)
+    if target is None:
+        raise ShipyardError(f"neither {remote}/{release} nor {release} exists here, so whether "
+                            f"{branch} is merged cannot be checked",
+                            hint=f"git fetch {remote} {release}:refs/remotes/{remote}/{release}"
+                                 ", then rerun")
+    for where, sha in tips:
+        if sha is None:
+            continue
+        merged = repo.contains(sha, target)
+        if merged is None:
+            raise ShipyardError(
+                f"cannot tell whether {branch} ({where}, {sha[:12]}) is merged into {target}: "
+                "this clone is shallow, the history that would show it was not fetched",
+                hint=f"git fetch --unshallow {remote}, then rerun (or --force to delete it "
+                     "unchecked)")
+        if not merged:
+            raise ShipyardError(
+                f"{branch} ({where}, {sha[:12]}) is not merged into {target}",
+                hint="merge it first, or pass --force to delete it anyway",
+            )
