@@ -10,6 +10,12 @@ def fetch(remote: str) -> Argv:
     return ("git", "fetch", "--quiet", "--prune", "--no-tags", remote)
 
 
+def fetch_branch(remote: str, branch: str) -> Argv:
+    # An explicit refspec: a clone of one tag (git clone --branch TAG) fetches nothing else.
+    return ("git", "fetch", "--quiet", "--no-tags", remote,
+            f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+
+
 def ls_remote_tag(remote: str, tag: str) -> Argv:
     return ("git", "ls-remote", "--tags", remote, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}")
 

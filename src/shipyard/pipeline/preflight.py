@@ -72,11 +72,13 @@ def preflight(config: Config, env: Environment, runner: Runner, version: Version
 
 
 def _git(config: Config, runner: Runner, version: Version) -> str:
-    repo = GitRepo.open(config.root)
-    head = git_preflight(repo, runner, config.project.release_branch, config.project.remote)
-    state = check_tag(repo, runner, config.project.remote, str(version), head)
-    return f"{config.project.release_branch} at {head[:12]}, in step with " \
-           f"{config.project.remote}; tag {version}: {state}"
+    repo, branch, remote = GitRepo.open(config.root), config.project.release_branch, \
+        config.project.remote
+    head = git_preflight(repo, runner, branch, remote, tag=str(version))
+    state = check_tag(repo, runner, remote, str(version), head)
+    where = (f"{branch} at {head[:12]}, in step with {remote}" if repo.current_branch() else
+             f"{head[:12]} (detached at {version}), on {remote}/{branch}")
+    return f"{where}; tag {version}: {state}"
 
 
 def _docker(runner: Runner) -> str:

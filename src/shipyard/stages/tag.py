@@ -36,8 +36,9 @@ def tag_release(
     if not message.strip() or "\x00" in message:
         raise UsageError("the tag message is empty", hint="pass --message TEXT")
     repo = GitRepo.open(config.root)
-    head = git_preflight(repo, runner, config.project.release_branch, remote if push else None)
     tag = str(version)
+    head = git_preflight(repo, runner, config.project.release_branch, remote if push else None,
+                         tag=tag)
     local, remote_tag = _existing(repo, runner, remote if push else None, tag, head)
 
     created = pushed = False
@@ -61,10 +62,18 @@ def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -
     return "will be pushed" if local else "will be created"
 
 
-def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None) -> str:
-    """All checks before any change: clean tree, on the release branch, in step with remote."""
+def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None, *,
+                  tag: str | None = None) -> str:
+    """All checks before any change: clean tree, on the release branch, in step with remote.
+
+    With `tag`, a detached HEAD is accepted too when it is that annotated tag's commit (how
+    CI checks out a tag) and that commit is on the remote's release branch: a rebuild.
+    """
     head = repo.head
     repo.require_clean()
+    if tag is not None and repo.current_branch() is None:
+        _require_released_here(repo, runner, branch, remote, tag, head)
+        return head
     repo.require_branch(branch)
     if remote is None:
         return head
@@ -88,6 +97,33 @@ def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None
             hint=f"git push {remote} {branch} first, so the tagged commit is on {tracking}",
         )
     return head
+
+
+def _require_released_here(repo: GitRepo, runner: Runner, branch: str, remote: str | None,
+                           tag: str, head: str) -> None:
+    """A detached HEAD: refused unless it is annotated tag `tag`, on the remote's `branch`."""
+    if remote is not None:
+        repo.require_remote(remote)
+    local, remote_tag = _existing(repo, runner, remote, tag, head)  # refuses a tag elsewhere
+    if local is None and remote_tag is None:
+        repo.require_branch(branch)  # the plain refusal: detached, and not at this release
+    if remote is None:
+        raise ShipyardError(
+            f"HEAD is detached at {tag}: without the remote shipyard cannot check that it "
+            f"is on {branch}", hint="rerun without --no-push (an existing tag is not pushed)")
+    tracking = f"{remote}/{branch}"
+    runner.run(gitcmd.fetch_branch(remote, branch), mutates=False, retries=2, timeout=120,
+               hint=f"check that {remote} is reachable and has a branch {branch}, then rerun")
+    on_branch = repo.contains(head, tracking)
+    if on_branch is None:
+        raise ShipyardError(
+            f"cannot tell whether {tag} ({head[:12]}) is on {tracking}: this clone is shallow",
+            hint=f"git fetch --unshallow {remote}, then rerun")
+    if not on_branch:
+        raise ShipyardError(
+            f"HEAD is detached at {tag} ({head[:12]}), which is not on {tracking}",
+            hint=f"releases are built from {branch}: git switch {branch}, or check out a "
+                 f"release tag that is on it")
 
 
 def _existing(repo: GitRepo, runner: Runner, remote: str | None, tag: str, head: str

@@ -1,0 +1,60 @@
+"""What a release demands of git before it changes anything, through `invoke release`: a
+branch checkout, or the tag checkout CI releases from."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Ran
+from tests.integration.release_fixtures import ReleaseApp, commands, table
+
+pytestmark = pytest.mark.integration
+
+V1 = "v1.0.0"
+PREFLIGHT = "preflight failed, nothing was changed: "
+
+
+def state(app: ReleaseApp) -> dict[str, object]:
+    """app.snapshot() without what any run writes: the command log and .shipyard/.gitignore."""
+    snap = app.snapshot()
+    files: dict[str, str] = snap["files"]  # type: ignore[assignment]
+    snap["files"] = {k: v for k, v in files.items() if k.split("/")[0] not in (
+        "logs", ".gitignore")}
+    return snap
+
+
+def refused(app: ReleaseApp, *args: str) -> Ran:
+    before = state(app)
+    ran = app.invoke(*args)
+    assert ran.code == 1, ran.text
+    assert "Traceback" not in ran.text
+    assert state(app) == before
+    return ran
+
+
+def test_release_dry_run_from_a_detached_tag_checkout(app: ReleaseApp) -> None:
+    app.ok("tag", "--version", V1)
+    head = app.repo.git("rev-parse", "HEAD")
+    app.change("work after the release")
+    app.repo.git("-c", "advice.detachedHead=false", "checkout", "-q", V1)  # as CI checks out
+    before = state(app)
+
+    dry = app.ok("release", "--version", V1, "--dry-run")
+    git_row = table(dry.text, f"preflight {V1}")["git"]
+    assert git_row == ["ok", f"{head[:12]} (detached at {V1}), on origin/main; "
+                             f"tag {V1}: already on HEAD"]
+    assert commands(dry.text, "git") == []  # the tag is there: nothing to create or push
+    assert sum(c.split()[1] == "build" for c in commands(dry.text, "docker")) == 2
+    assert f"that is the complete plan for {V1}" in dry.text
+    after = state(app)
+    files = after.pop("files")
+    assert after == {k: v for k, v in before.items() if k != "files"}  # refs, tags, containers
+    assert not any(name.startswith("releases") for name in files)  # type: ignore[attr-defined]
+
+
+def test_release_from_a_detached_commit_is_refused(app: ReleaseApp) -> None:
+    app.repo.git("checkout", "-q", "--detach", "HEAD")
+    ran = refused(app, "release", "--version", V1)
+    assert ran.line("error: ") == \
+        PREFLIGHT + "git: HEAD is on a detached commit, not on the release branch main"
+    assert ran.line("hint: ") == "git switch main (releases are tagged on main)"
