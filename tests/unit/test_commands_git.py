@@ -66,3 +66,8 @@ def test_fetch_branch_names_its_tracking_ref() -> None:
     assert git.fetch_branch("origin", "main") == (
         "git", "fetch", "--quiet", "--no-tags", "origin",
         "+refs/heads/main:refs/remotes/origin/main")
+
+
+def test_remote_url_for_pushes() -> None:
+    assert git.remote_url("origin", push=True) == (
+        "git", "remote", "get-url", "--push", "--", "origin")

@@ -55,5 +55,5 @@ def head_commit() -> Argv:
     return ("git", "log", "-1", "--format=%H %ct", "HEAD")
 
 
-def remote_url(remote: str) -> Argv:
-    return ("git", "remote", "get-url", "--", remote)
+def remote_url(remote: str, *, push: bool = False) -> Argv:
+    return ("git", "remote", "get-url", *(("--push",) if push else ()), "--", remote)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from shipyard.build.gitrepo import GitRepo, parse_ls_remote_branch
+from shipyard.build.gitrepo import GitRepo, parse_ls_remote_branch, run_remote
 from shipyard.commands import git as gitcmd
 from shipyard.config import Config
 from shipyard.errors import ShipyardError, UsageError
@@ -42,9 +42,8 @@ def cleanup_branch(
                          hint=f"protected branches: {', '.join(protected)} (shipyard.toml)")
     repo = GitRepo.open(config.root)
     repo.require_remote(remote)
-    runner.run(gitcmd.fetch(remote), mutates=False, retries=2, timeout=120,
-               hint=f"check that {remote} is reachable, then rerun")
-    out = runner.run(gitcmd.ls_remote_branch(remote, branch), mutates=False, retries=2)
+    run_remote(runner, gitcmd.fetch(remote), remote)
+    out = run_remote(runner, gitcmd.ls_remote_branch(remote, branch), remote)
     remote_sha = parse_ls_remote_branch(out.stdout, branch)
     local_sha = repo.local_branch(branch)
     if remote_sha is None and local_sha is None:
@@ -56,7 +55,7 @@ def cleanup_branch(
         _require_merged(repo, remote, release, branch, (("remote", remote_sha),
                                                         ("local", local_sha)))
     if remote_sha is not None:
-        runner.run(gitcmd.delete_remote_branch(remote, branch), retries=2)
+        run_remote(runner, gitcmd.delete_remote_branch(remote, branch), remote, mutates=True)
     if local_sha is not None:
         runner.run(gitcmd.delete_local_branch(branch))
     done = [f"deleted {remote}/{branch}"] if remote_sha else []

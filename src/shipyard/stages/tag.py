@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shipyard.build.gitrepo import GitRepo, TagRef, parse_ls_remote_tag
+from shipyard.build.gitrepo import GitRepo, TagRef, parse_ls_remote_tag, run_remote
 from shipyard.commands import git as gitcmd
 from shipyard.config import Config
 from shipyard.errors import ShipyardError, UsageError
@@ -43,12 +43,12 @@ def tag_release(
 
     created = pushed = False
     if local is None and remote_tag is not None:
-        runner.run(gitcmd.fetch_tag(remote, tag))
+        run_remote(runner, gitcmd.fetch_tag(remote, tag), remote, mutates=True)
     elif local is None:
         runner.run(gitcmd.tag_annotated(tag, message))
         created = True
     if push and remote_tag is None:
-        runner.run(gitcmd.push_tag(remote, tag), retries=2,
+        run_remote(runner, gitcmd.push_tag(remote, tag), remote, mutates=True,
                    hint=f"check that you may push tags to {remote}, then rerun")
         pushed = True
     return TagResult(version, head, created, pushed, _note(tag, head, created, pushed, remote))
@@ -78,8 +78,7 @@ def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None
     if remote is None:
         return head
     repo.require_remote(remote)
-    runner.run(gitcmd.fetch(remote), mutates=False, retries=2, timeout=120,
-               hint=f"check that {remote} is reachable, then rerun")
+    run_remote(runner, gitcmd.fetch(remote), remote)
     tracking = f"{remote}/{branch}"
     if repo.resolve(tracking) is None:
         raise ShipyardError(f"{remote} has no branch {branch}",
@@ -112,7 +111,7 @@ def _require_released_here(repo: GitRepo, runner: Runner, branch: str, remote: s
             f"HEAD is detached at {tag}: without the remote shipyard cannot check that it "
             f"is on {branch}", hint="rerun without --no-push (an existing tag is not pushed)")
     tracking = f"{remote}/{branch}"
-    runner.run(gitcmd.fetch_branch(remote, branch), mutates=False, retries=2, timeout=120,
+    run_remote(runner, gitcmd.fetch_branch(remote, branch), remote,
                hint=f"check that {remote} is reachable and has a branch {branch}, then rerun")
     on_branch = repo.contains(head, tracking)
     if on_branch is None:
@@ -137,7 +136,7 @@ def _existing(repo: GitRepo, runner: Runner, remote: str | None, tag: str, head:
 
 
 def _remote_tag(runner: Runner, remote: str, tag: str) -> TagRef | None:
-    out = runner.run(gitcmd.ls_remote_tag(remote, tag), mutates=False, retries=2, timeout=120)
+    out = run_remote(runner, gitcmd.ls_remote_tag(remote, tag), remote)
     return parse_ls_remote_tag(out.stdout, tag)
 
 
