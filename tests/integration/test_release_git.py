@@ -1,5 +1,6 @@
-"""What a release demands of git before it changes anything, through `invoke release`: a
-branch checkout, or the tag checkout CI releases from."""
+"""What a release demands of git before it changes anything, through `invoke release` and
+`invoke build`: a branch checkout or the tag checkout CI releases from, and build contexts
+holding only files git tracks (so the tag can rebuild the release)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,31 @@ def test_release_from_a_detached_commit_is_refused(app: ReleaseApp) -> None:
     assert ran.line("error: ") == \
         PREFLIGHT + "git: HEAD is on a detached commit, not on the release branch main"
     assert ran.line("hint: ") == "git switch main (releases are tagged on main)"
+
+
+def test_ignored_file_in_a_build_context_is_refused_until_dockerignored(app: ReleaseApp) -> None:
+    (app.work / ".gitignore").write_text(".shipyard/\n.env\n")
+    app.commit("ignore .env files")
+    (app.work / "alpha" / ".env").write_text("LOCAL_ONLY=1\n")  # ignored: the tree is "clean"
+    assert app.repo.git("status", "--porcelain") == ""
+    found = ("build contexts hold files git does not track, which the tag would not "
+             "reproduce (alpha: alpha/.env)")
+
+    built = refused(app, "build", "--version", V1)
+    assert built.line("error: ") == found
+    assert built.line("hint: ").startswith("commit them, delete them, or exclude them in the "
+                                           "context's .dockerignore")
+    assert "docker build" not in built.text
+    dry = refused(app, "release", "--version", V1, "--dry-run")
+    assert dry.line("error: ") == f"{PREFLIGHT}git: {found}"
+
+    (app.work / "alpha" / ".dockerignore").write_text(".env\n")
+    app.commit("alpha: keep .env out of the image")
+    app.ok("release", "--version", V1, "--dry-run")
+    assert "alpha" in table(app.ok("build", "--version", V1).out, f"build {V1}")
+
+
+def test_untracked_file_in_a_build_context_is_refused_by_build(app: ReleaseApp) -> None:
+    (app.work / "beta" / "notes.txt").write_text("not committed\n")
+    ran = refused(app, "build", "--version", V1)
+    assert ran.line("error: ").endswith("(beta: beta/notes.txt)")

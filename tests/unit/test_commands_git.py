@@ -71,3 +71,9 @@ def test_fetch_branch_names_its_tracking_ref() -> None:
 def test_remote_url_for_pushes() -> None:
     assert git.remote_url("origin", push=True) == (
         "git", "remote", "get-url", "--push", "--", "origin")
+
+
+def test_untracked_files_include_ignored_ones() -> None:
+    # Without --exclude-standard, git lists ignored files too.
+    assert git.untracked_files(".", "../Dockerfile") == (
+        "git", "ls-files", "--others", "-z", "--", ".", "../Dockerfile")

@@ -57,3 +57,9 @@ def head_commit() -> Argv:
 
 def remote_url(remote: str, *, push: bool = False) -> Argv:
     return ("git", "remote", "get-url", *(("--push",) if push else ()), "--", remote)
+
+
+def untracked_files(*paths: str) -> Argv:
+    # No --exclude options: ignored files are listed too (they are in a build context all
+    # the same). -z: names exactly as they are, never quoted.
+    return ("git", "ls-files", "--others", "-z", "--", *paths)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shipyard import ui
+from shipyard.build import inputs
 from shipyard.build.gitrepo import GitRepo
 from shipyard.config import Config, Environment, Service
 from shipyard.errors import EXIT_USAGE, ShipyardError, UsageError
@@ -76,6 +77,7 @@ def _git(config: Config, runner: Runner, version: Version) -> str:
         config.project.remote
     head = git_preflight(repo, runner, branch, remote, tag=str(version))
     state = check_tag(repo, runner, remote, str(version), head)
+    inputs.require_tracked_contexts(config.services, config.root, runner)
     where = (f"{branch} at {head[:12]}, in step with {remote}" if repo.current_branch() else
              f"{head[:12]} (detached at {version}), on {remote}/{branch}")
     return f"{where}; tag {version}: {state}"

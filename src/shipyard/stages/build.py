@@ -200,6 +200,7 @@ class Builder:
 def build_images(config: Config, env: Environment, runner: Runner, version: Version,
                  services: Sequence[Service], record: ReleaseRecord,
                  jobs: int | None = None) -> list[BuiltImage]:
+    inputs.require_tracked_contexts(services, config.root, runner)  # rebuildable from the tag
     builder = Builder(config, env, runner, version)
     plans = [builder.plan(service) for service in services]
     # Dry-run output stays in order: one service at a time.
