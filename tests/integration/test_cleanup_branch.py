@@ -139,3 +139,35 @@ def test_unmerged_branch_missing_from_a_single_branch_clone_is_refused(
     assert (ran.code, "Traceback" in ran.text) == (1, False), ran.text
     assert ran.line("error: ") == f"{FEATURE} (remote, {sha[:12]}) is not merged into origin/main"
     assert app_repo.remote_refs() == before
+
+
+def test_branch_only_on_the_remote_is_deleted_there(app_repo: AppRepo) -> None:
+    push_feature(app_repo, merge=True)
+    app_repo.git("branch", "-q", "-D", FEATURE)
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE)
+    assert ran.code == 0, ran.text
+    assert FEATURE not in remote_branches(app_repo)
+    assert ran.err.strip().endswith(f"deleted origin/{FEATURE}")
+    assert f"git branch -D {FEATURE}" not in ran.err
+
+
+def test_branch_only_local_is_deleted_locally(app_repo: AppRepo) -> None:
+    push_feature(app_repo, merge=True)
+    app_repo.git("push", "-q", "origin", "--delete", FEATURE)
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE)
+    assert ran.code == 0, ran.text
+    assert FEATURE not in app_repo.git("branch", "--list")
+    assert ran.err.strip().endswith(f"deleted local {FEATURE}")
+    assert "git push" not in ran.err
+    assert app_repo.remote_refs() == before
+
+
+def test_unmerged_local_only_branch_is_refused(app_repo: AppRepo) -> None:
+    app_repo.git("switch", "-q", "-c", FEATURE)
+    sha = app_repo.commit("local.txt")
+    app_repo.git("switch", "-q", "main")
+    ran = invoke(app_repo.work, "cleanup-branch", "--branch", FEATURE)
+    assert ran.code == 1, ran.text
+    assert ran.line("error: ") == f"{FEATURE} (local, {sha[:12]}) is not merged into origin/main"
+    assert FEATURE in app_repo.git("branch", "--list")

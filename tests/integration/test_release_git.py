@@ -1,12 +1,12 @@
 """What a release demands of git before it changes anything, through `invoke release` and
-`invoke build`: a branch checkout or the tag checkout CI releases from, and build contexts
-holding only files git tracks (so the tag can rebuild the release)."""
+`invoke build`: a clean tree in step with the remote, a tag checkout CI may release from, and
+build contexts holding only files git tracks (so the tag can rebuild the release)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Ran
+from tests.conftest import Ran, git
 from tests.integration.release_fixtures import ReleaseApp, commands, table
 
 pytestmark = pytest.mark.integration
@@ -53,12 +53,43 @@ def test_release_dry_run_from_a_detached_tag_checkout(app: ReleaseApp) -> None:
     assert not any(name.startswith("releases") for name in files)  # type: ignore[attr-defined]
 
 
+def test_release_dry_run_with_the_tag_only_on_the_remote_plans_a_fetch(app: ReleaseApp,
+                                                                      tmp_path) -> None:
+    other = tmp_path / "teammate"
+    git(tmp_path, "clone", "-q", str(app.repo.remote), str(other))
+    git(other, "tag", "-a", V1, "-m", "tagged by a teammate")
+    git(other, "push", "-q", "origin", V1)
+    dry = app.ok("release", "--version", V1, "--dry-run")
+    assert table(dry.text, f"preflight {V1}")["git"][1].endswith(
+        f"tag {V1}: on the remote, will be fetched")
+    assert commands(dry.text, "git") == [f"git fetch --quiet origin refs/tags/{V1}:refs/tags/{V1}"]
+    assert app.repo.git("tag", "-l") == ""
+
+
 def test_release_from_a_detached_commit_is_refused(app: ReleaseApp) -> None:
     app.repo.git("checkout", "-q", "--detach", "HEAD")
     ran = refused(app, "release", "--version", V1)
     assert ran.line("error: ") == \
         PREFLIGHT + "git: HEAD is on a detached commit, not on the release branch main"
     assert ran.line("hint: ") == "git switch main (releases are tagged on main)"
+
+
+def test_release_with_a_dirty_tree_is_refused(app: ReleaseApp) -> None:
+    (app.work / "alpha" / "content.txt").write_text("edited, not committed\n")
+    ran = refused(app, "release", "--version", V1)
+    assert ran.line("error: ") == PREFLIGHT + "git: the work tree is not clean (alpha/content.txt)"
+    assert ran.line("hint: ") == "commit or stash your changes, then rerun"
+
+
+def test_release_behind_the_remote_is_refused(app: ReleaseApp, tmp_path) -> None:
+    other = tmp_path / "teammate"
+    git(tmp_path, "clone", "-q", str(app.repo.remote), str(other))
+    (other / "beta" / "content.txt").write_text("a teammate's change\n")
+    git(other, "commit", "-q", "-am", "teammate's change")
+    git(other, "push", "-q", "origin", "main")
+    ran = refused(app, "release", "--version", V1)
+    assert ran.line("error: ") == PREFLIGHT + "git: main is 1 commit(s) behind origin/main"
+    assert ran.line("hint: ") == "git pull --ff-only origin main, check the result, then rerun"
 
 
 def test_ignored_file_in_a_build_context_is_refused_until_dockerignored(app: ReleaseApp) -> None:

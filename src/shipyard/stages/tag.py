@@ -41,9 +41,10 @@ def tag_release(
                          tag=tag)
     local, remote_tag = _existing(repo, runner, remote if push else None, tag, head)
 
-    created = pushed = False
+    created = pushed = fetched = False
     if local is None and remote_tag is not None:
         run_remote(runner, gitcmd.fetch_tag(remote, tag), remote, mutates=True)
+        fetched = True
     elif local is None:
         runner.run(gitcmd.tag_annotated(tag, message))
         created = True
@@ -51,7 +52,8 @@ def tag_release(
         run_remote(runner, gitcmd.push_tag(remote, tag), remote, mutates=True,
                    hint=f"check that you may push tags to {remote}, then rerun")
         pushed = True
-    return TagResult(version, head, created, pushed, _note(tag, head, created, pushed, remote))
+    return TagResult(version, head, created, pushed,
+                     _note(tag, head, created, pushed, fetched, remote))
 
 
 def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -> str:
@@ -59,6 +61,8 @@ def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -
     local, remote_tag = _existing(repo, runner, remote, tag, head)
     if local and remote_tag:
         return "already on HEAD"
+    if remote_tag:
+        return "on the remote, will be fetched"
     return "will be pushed" if local else "will be created"
 
 
@@ -156,7 +160,9 @@ def _refuse_elsewhere(ref: TagRef | None, where: str, tag: str, head: str) -> No
         )
 
 
-def _note(tag: str, head: str, created: bool, pushed: bool, remote: str) -> str:
+def _note(tag: str, head: str, created: bool, pushed: bool, fetched: bool, remote: str) -> str:
+    if fetched:
+        return f"{tag} is already an annotated tag on {head[:12]} on {remote}: fetched it"
     if not created and not pushed:
         return f"{tag} is already an annotated tag on {head[:12]}: nothing to do"
     done = [f"created {tag} on {head[:12]}"] if created else []
