@@ -202,6 +202,12 @@ class Ran:
     def text(self) -> str:
         return self.out + self.err
 
+    def line(self, prefix: str) -> str:
+        """The one stderr line that starts with PREFIX ("error: ", "hint: "), without it."""
+        found = [line for line in self.err.splitlines() if line.startswith(prefix)]
+        assert len(found) == 1, f"{len(found)} lines start with {prefix!r}:\n{self.text}"
+        return found[0][len(prefix):]
+
 
 def invoke(cwd: Path, *args: str, env: dict[str, str] | None = None,
            timeout: float = 300) -> Ran:

@@ -160,3 +160,55 @@ def test_outside_a_git_work_tree(tmp_path, app_repo: AppRepo) -> None:
     (plain / "web" / "Dockerfile").write_text("FROM scratch\n")
     ran = invoke(plain, "tag", "--version", "v1.0.0")
     assert ran.code == 2 and "not inside a git work tree" in ran.err
+
+
+def test_tag_only_on_the_remote_at_head_is_fetched_not_recreated(app_repo: AppRepo,
+                                                                 tmp_path) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(app_repo.remote), str(other))
+    git(other, "tag", "-a", "v1.2.0", "-m", "tagged by a teammate")
+    git(other, "push", "-q", "origin", "v1.2.0")
+    tag_object = git(app_repo.remote, "rev-parse", "refs/tags/v1.2.0")
+    before = app_repo.remote_refs()
+
+    ran = invoke(app_repo.work, "tag", "--version", "v1.2.0")
+    assert ran.code == 0, ran.text
+    assert app_repo.git("rev-parse", "refs/tags/v1.2.0") == tag_object  # the same tag object
+    assert app_repo.git("tag", "-l", "--format=%(contents:subject)", "v1.2.0") == \
+        "tagged by a teammate"
+    assert "git tag" not in ran.err and "git push" not in ran.err
+    assert ran.err.strip().endswith("on origin: fetched it")
+    assert app_repo.remote_refs() == before
+
+
+def test_lightweight_tag_at_head_is_refused_locally(app_repo: AppRepo) -> None:
+    app_repo.git("tag", "v1.0.0")
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "tag", "--version", "v1.0.0")
+    assert ran.code == 1, ran.text
+    assert ran.line("error: ") == \
+        "tag v1.0.0 exists locally as a lightweight tag (release tags are annotated)"
+    assert ran.line("hint: ").startswith("delete it (git tag -d v1.0.0)")
+    assert tag_object_type(app_repo, "local", "v1.0.0") == "commit"
+    assert app_repo.remote_refs() == before
+
+
+def test_lightweight_tag_at_head_is_refused_on_the_remote(app_repo: AppRepo) -> None:
+    app_repo.git("push", "-q", "origin", "HEAD:refs/tags/v1.0.0")
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "tag", "--version", "v1.0.0")
+    assert ran.code == 1, ran.text
+    assert ran.line("error: ") == \
+        "tag v1.0.0 exists on origin as a lightweight tag (release tags are annotated)"
+    assert app_repo.git("tag", "-l") == ""
+    assert app_repo.remote_refs() == before
+
+
+@pytest.mark.parametrize("message", ["", "   "])
+def test_empty_message_exits_2_before_anything(app_repo: AppRepo, message: str) -> None:
+    before = app_repo.remote_refs()
+    ran = invoke(app_repo.work, "tag", "--version", "v1.0.0", f"--message={message}")
+    assert ran.code == 2, ran.text
+    assert ran.line("error: ") == "the tag message is empty"
+    assert ran.line("hint: ") == "pass --message TEXT"
+    assert app_repo.git("tag", "-l") == "" and app_repo.remote_refs() == before

@@ -60,3 +60,20 @@ def test_head_commit_reads_sha_and_committer_time() -> None:
 def test_remote_url_cannot_read_the_remote_as_an_option() -> None:
     assert git.remote_url("--upload-pack=x") == (
         "git", "remote", "get-url", "--", "--upload-pack=x")
+
+
+def test_fetch_branch_names_its_tracking_ref() -> None:
+    assert git.fetch_branch("origin", "main") == (
+        "git", "fetch", "--quiet", "--no-tags", "origin",
+        "+refs/heads/main:refs/remotes/origin/main")
+
+
+def test_remote_url_for_pushes() -> None:
+    assert git.remote_url("origin", push=True) == (
+        "git", "remote", "get-url", "--push", "--", "origin")
+
+
+def test_untracked_files_include_ignored_ones() -> None:
+    # Without --exclude-standard, git lists ignored files too.
+    assert git.untracked_files(".", "../Dockerfile") == (
+        "git", "ls-files", "--others", "-z", "--", ".", "../Dockerfile")

@@ -1,8 +1,16 @@
-"""Reading `git ls-remote` output."""
+"""Reading `git ls-remote` output; the network git timeout setting."""
 
 from __future__ import annotations
 
-from shipyard.build.gitrepo import TagRef, parse_ls_remote_branch, parse_ls_remote_tag
+import pytest
+
+from shipyard.build.gitrepo import (
+    TagRef,
+    git_timeout,
+    parse_ls_remote_branch,
+    parse_ls_remote_tag,
+)
+from shipyard.errors import UsageError
 
 TAG_OBJECT = "1" * 40
 COMMIT = "c" * 40
@@ -45,3 +53,20 @@ def test_branch_absent_even_when_a_longer_name_exists() -> None:
     output = f"{COMMIT}\trefs/heads/feature/x-2\n{OTHER}\trefs/heads/feature\n"
     assert parse_ls_remote_branch(output, "feature/x") is None
     assert parse_ls_remote_branch("", "main") is None
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 60.0), ("", 60.0), ("2", 2.0),
+                                                (" 0.5 ", 0.5)])
+def test_git_timeout(monkeypatch: pytest.MonkeyPatch, value: str | None, seconds: float) -> None:
+    if value is None:
+        monkeypatch.delenv("SHIPYARD_GIT_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("SHIPYARD_GIT_TIMEOUT", value)
+    assert git_timeout() == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf", "1e9"])
+def test_git_timeout_refuses_nonsense(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SHIPYARD_GIT_TIMEOUT", value)
+    with pytest.raises(UsageError, match="is not a number of seconds"):
+        git_timeout()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 from docker.utils.build import exclude_paths
 
-from shipyard.build.inputs import build_args, context_paths, input_digest
+from shipyard.build.inputs import build_args, context_paths, input_digest, untracked_context_files
 from shipyard.config import Service
+from shipyard.exec.runner import Runner
 
 
 def service(context: Path, **args: str) -> Service:
@@ -86,3 +88,44 @@ def test_version_is_a_build_arg_only_when_the_dockerfile_declares_it(context: Pa
     assert build_args(service(context), "v1.1.0") == {}
     (context / "Dockerfile").write_text("FROM scratch\narg VERSION=dev\n")
     assert build_args(service(context, A="1"), "v1.1.0") == {"A": "1", "VERSION": "v1.1.0"}
+
+
+def git_repo(root: Path) -> Path:
+    """A git work tree with one service context, `svc`: Dockerfile and app.sh committed."""
+    (root / "svc").mkdir(parents=True)
+    (root / "svc" / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    (root / "svc" / "app.sh").write_text("echo hi\n")
+    (root / ".gitignore").write_text("*.env\nbuild/\n")
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "svc")):
+        subprocess.run(("git", *args), cwd=root, check=True, capture_output=True)
+    return root
+
+
+def test_untracked_context_files_lists_ignored_and_untracked_files(tmp_path: Path) -> None:
+    root = git_repo(tmp_path / "repo")
+    svc = service(root / "svc")
+    assert untracked_context_files(svc, root, Runner()) == []
+    (root / "svc" / "local.env").write_text("SECRET=1\n")  # ignored by .gitignore
+    (root / "svc" / "build").mkdir()
+    (root / "svc" / "build" / "out.bin").write_text("artefact\n")  # in an ignored folder
+    (root / "svc" / "notes.txt").write_text("untracked\n")
+    (root / "elsewhere.env").write_text("outside the context\n")
+    assert untracked_context_files(svc, root, Runner()) == [
+        "svc/build/out.bin", "svc/local.env", "svc/notes.txt"]
+
+
+def test_untracked_files_that_dockerignore_excludes_are_fine(tmp_path: Path) -> None:
+    root = git_repo(tmp_path / "repo")
+    (root / "svc" / ".dockerignore").write_text("*.env\nbuild\n")  # itself untracked: sent
+    (root / "svc" / "local.env").write_text("SECRET=1\n")
+    (root / "svc" / "build").mkdir()
+    (root / "svc" / "build" / "out.bin").write_text("artefact\n")
+    assert untracked_context_files(service(root / "svc"), root, Runner()) == ["svc/.dockerignore"]
+
+
+def test_an_untracked_dockerfile_outside_the_context_counts(tmp_path: Path) -> None:
+    root = git_repo(tmp_path / "repo")
+    (root / "docker").mkdir()
+    (root / "docker" / "svc.Dockerfile").write_text("FROM scratch\n")
+    svc = Service("api", root / "svc", root / "docker" / "svc.Dockerfile", 8080)
+    assert untracked_context_files(svc, root, Runner()) == ["docker/svc.Dockerfile"]

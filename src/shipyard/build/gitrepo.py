@@ -3,12 +3,21 @@ runner (see commands/git.py) so that --dry-run shows them."""
 
 from __future__ import annotations
 
+import os
+import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
-from shipyard.errors import ShipyardError, UsageError
+from shipyard.commands import git as gitcmd
+from shipyard.errors import CommandError, ShipyardError, UsageError
+from shipyard.exec.runner import Result, Runner
+
+GIT_TIMEOUT_ENV = "SHIPYARD_GIT_TIMEOUT"
+DEFAULT_GIT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,22 @@ class GitRepo:
         behind = sum(1 for _ in self.repo.iter_commits(f"{other}..{ref}"))
         return Divergence(ahead, behind)
 
-    def is_ancestor(self, commit: str, of: str) -> bool:
-        return bool(self.repo.is_ancestor(self.repo.commit(commit), self.repo.commit(of)))
+    @property
+    def shallow(self) -> bool:
+        return bool(self.repo.git.rev_parse("--is-shallow-repository") == "true")
+
+    def contains(self, commit: str, ref: str) -> bool | None:
+        """Whether `commit` is in the history of `ref`; None when this clone cannot tell.
+
+        A shallow clone lacks the history below its cut: a commit found there is in it, but
+        one not found may be in the part that was not fetched. A commit this (complete) clone
+        does not have at all is not in the history of any ref it has.
+        """
+        found = self.resolve(commit)
+        if found is not None and self.repo.is_ancestor(self.repo.commit(found),
+                                                       self.repo.commit(ref)):
+            return True
+        return None if self.shallow else False
 
     def local_tag(self, tag: str) -> TagRef | None:
         ref = next((t for t in self.repo.tags if t.name == tag), None)
@@ -118,3 +141,51 @@ def parse_ls_remote_branch(output: str, branch: str) -> str | None:
         if ref == f"refs/heads/{branch}":
             return sha
     return None
+
+
+def git_timeout() -> float:
+    """Seconds one network git command may take: $SHIPYARD_GIT_TIMEOUT, else 60."""
+    text = os.environ.get(GIT_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_GIT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < 86400:
+        raise UsageError(f"{GIT_TIMEOUT_ENV}={text!r} is not a number of seconds",
+                         hint=f"set it to e.g. 60, or unset it (default {DEFAULT_GIT_TIMEOUT:g})")
+    return seconds
+
+
+def run_remote(runner: Runner, argv: Sequence[str], remote: str, *, mutates: bool = False,
+               retries: int = 2, hint: str | None = None) -> Result:
+    """Run a git command that talks to `remote`, bounded by git_timeout().
+
+    A failure is retried (with the runner's backoff); a timeout is not: a remote that did
+    not answer for that long is not going to, and three waits would only triple the silence.
+    """
+    timeout = git_timeout()
+    for attempt in range(retries + 1):
+        started = time.monotonic()
+        try:
+            return runner.run(argv, mutates=mutates, timeout=timeout,
+                              hint=hint or f"check that {remote} is reachable, then rerun")
+        except CommandError as exc:
+            if exc.returncode is None and time.monotonic() - started >= timeout:
+                raise _no_answer(runner, exc, remote, timeout, push=argv[1] == "push") from None
+            if attempt == retries:
+                raise
+        time.sleep(runner.backoff * 2 ** attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _no_answer(runner: Runner, exc: CommandError, remote: str, timeout: float, *, push: bool
+               ) -> CommandError:
+    found = runner.run(gitcmd.remote_url(remote, push=push), mutates=False, check=False)
+    url = re.sub(r"//[^/@]*@", "//***@", found.stdout.strip()) or "?"  # no user:token@
+    return CommandError(
+        f"{remote} ({url}) did not answer within {timeout:g}s: {runner.quote(exc.argv)}",
+        argv=exc.argv, returncode=None, stderr_tail=exc.stderr_tail,
+        hint=f"check that {url} answers (try: git ls-remote {url}); for a slow remote set "
+             f"{GIT_TIMEOUT_ENV} to more seconds (now {timeout:g}). A rerun resumes.")

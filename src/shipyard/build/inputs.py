@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from shipyard.commands import git as gitcmd
 from shipyard.config import Service
+from shipyard.errors import ShipyardError
+from shipyard.exec.runner import Runner
 
 _ARG_LINE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE | re.MULTILINE)
 
@@ -53,6 +56,47 @@ def context_paths(context: Path, dockerfile_rel: str | None) -> set[str]:
     return found
 
 
+def _dockerfile_rel(service: Service) -> str | None:
+    context, dockerfile = service.context, service.dockerfile
+    return str(dockerfile.relative_to(context)) if dockerfile.is_relative_to(context) else None
+
+
+def untracked_context_files(service: Service, root: Path, runner: Runner) -> list[str]:
+    """Files git does not track (ignored ones included) that docker would send in the
+    service's build context, or its Dockerfile when untracked: paths relative to `root`.
+
+    The tag does not hold them, so an image built with them cannot be rebuilt from it."""
+    context, dockerfile_rel = service.context, _dockerfile_rel(service)
+    paths = ["."] if dockerfile_rel else [".", os.path.relpath(service.dockerfile, context)]
+    found = runner.run(gitcmd.untracked_files(*paths), cwd=context, mutates=False, check=False,
+                       timeout=120)
+    if not found.ok:
+        from shipyard.build.gitrepo import GitRepo  # only now: it names the exact problem
+
+        GitRepo.open(context)  # raises when there is no work tree
+        raise ShipyardError(f"cannot list the files git does not track in {context}",
+                            hint=f"git ls-files says: {found.stderr.strip()[:200]}")
+    untracked = [name.rstrip("/") for name in found.stdout.split("\0") if name]
+    if not untracked:
+        return []
+    sent = context_paths(context, dockerfile_rel)
+    return sorted(os.path.relpath(context / name, root) for name in untracked
+                  if name in sent or name.startswith("../"))
+
+
+def require_tracked_contexts(services: Sequence[Service], root: Path, runner: Runner) -> None:
+    """Refuse when a build context holds files that git does not track."""
+    found = {svc.name: untracked_context_files(svc, root, runner) for svc in services}
+    listed = "; ".join(f"{name}: {', '.join(files[:5])}" + (" ..." if files[5:] else "")
+                       for name, files in found.items() if files)
+    if listed:
+        raise ShipyardError(
+            f"build contexts hold files git does not track, which the tag would not "
+            f"reproduce ({listed})",
+            hint="commit them, delete them, or exclude them in the context's .dockerignore; "
+                 "then rerun")
+
+
 def input_digest(service: Service, args: Mapping[str, str]) -> str:
     digest = hashlib.sha256()
 
@@ -64,9 +108,7 @@ def input_digest(service: Service, args: Mapping[str, str]) -> str:
     for key in sorted(args):
         feed("arg", key, args[key].encode())
     context = service.context
-    dockerfile_rel = (str(service.dockerfile.relative_to(context))
-                      if service.dockerfile.is_relative_to(context) else None)
-    for rel in sorted(context_paths(context, dockerfile_rel)):
+    for rel in sorted(context_paths(context, _dockerfile_rel(service))):
         path = context / rel
         if path.is_symlink():
             feed("link", rel, str(path.readlink()).encode())

@@ -10,6 +10,12 @@ def fetch(remote: str) -> Argv:
     return ("git", "fetch", "--quiet", "--prune", "--no-tags", remote)
 
 
+def fetch_branch(remote: str, branch: str) -> Argv:
+    # An explicit refspec: a clone of one tag (git clone --branch TAG) fetches nothing else.
+    return ("git", "fetch", "--quiet", "--no-tags", remote,
+            f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+
+
 def ls_remote_tag(remote: str, tag: str) -> Argv:
     return ("git", "ls-remote", "--tags", remote, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}")
 
@@ -49,5 +55,11 @@ def head_commit() -> Argv:
     return ("git", "log", "-1", "--format=%H %ct", "HEAD")
 
 
-def remote_url(remote: str) -> Argv:
-    return ("git", "remote", "get-url", "--", remote)
+def remote_url(remote: str, *, push: bool = False) -> Argv:
+    return ("git", "remote", "get-url", *(("--push",) if push else ()), "--", remote)
+
+
+def untracked_files(*paths: str) -> Argv:
+    # No --exclude options: ignored files are listed too (they are in a build context all
+    # the same). -z: names exactly as they are, never quoted.
+    return ("git", "ls-files", "--others", "-z", "--", *paths)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from shipyard.build import inputs
 from shipyard.build.gitrepo import GitRepo
 from shipyard.errors import EXIT_USAGE, ShipyardError, UsageError
 from shipyard.pipeline.context import RunContext
@@ -60,12 +61,14 @@ def preflight(ctx: RunContext, *, tag: bool = True, scan: bool = True) -> list[O
 
 
 def _git(ctx: RunContext) -> str:
-    project, version = ctx.config.project, ctx.release
-    repo = GitRepo.open(ctx.config.root)
-    head = git_preflight(repo, ctx.runner, project.release_branch, project.remote)
-    state = check_tag(repo, ctx.runner, project.remote, str(version), head)
-    return f"{project.release_branch} at {head[:12]}, in step with " \
-           f"{project.remote}; tag {version}: {state}"
+    project, version, runner = ctx.config.project, ctx.release, ctx.runner
+    repo, branch, remote = GitRepo.open(ctx.config.root), project.release_branch, project.remote
+    head = git_preflight(repo, runner, branch, remote, tag=str(version))
+    state = check_tag(repo, runner, remote, str(version), head)
+    inputs.require_tracked_contexts(ctx.services, ctx.config.root, runner)
+    where = (f"{branch} at {head[:12]}, in step with {remote}" if repo.current_branch() else
+             f"{head[:12]} (detached at {version}), on {remote}/{branch}")
+    return f"{where}; tag {version}: {state}"
 
 
 def _docker(ctx: RunContext) -> str:

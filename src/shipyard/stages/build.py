@@ -204,6 +204,7 @@ def build_images(ctx: RunContext) -> list[BuiltImage]:
     the image by that id, never by the version tag another checkout could move."""
     runner, version, services, record, jobs = (ctx.runner, ctx.release, ctx.services,
                                                 ctx.record, ctx.jobs)
+    inputs.require_tracked_contexts(services, ctx.config.root, runner)  # rebuildable from tag
     builder = Builder(ctx)
     plans = [builder.plan(service) for service in services]
     # Dry-run output stays in order: one service at a time.

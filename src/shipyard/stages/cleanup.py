@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from shipyard.build.gitrepo import GitRepo, parse_ls_remote_branch
+from shipyard.build.gitrepo import GitRepo, parse_ls_remote_branch, run_remote
 from shipyard.commands import git as gitcmd
 from shipyard.config import Config
 from shipyard.errors import ShipyardError, UsageError
@@ -42,9 +42,8 @@ def cleanup_branch(
                          hint=f"protected branches: {', '.join(protected)} (shipyard.toml)")
     repo = GitRepo.open(config.root)
     repo.require_remote(remote)
-    runner.run(gitcmd.fetch(remote), mutates=False, retries=2, timeout=120,
-               hint=f"check that {remote} is reachable, then rerun")
-    out = runner.run(gitcmd.ls_remote_branch(remote, branch), mutates=False, retries=2)
+    run_remote(runner, gitcmd.fetch(remote), remote)
+    out = run_remote(runner, gitcmd.ls_remote_branch(remote, branch), remote)
     remote_sha = parse_ls_remote_branch(out.stdout, branch)
     local_sha = repo.local_branch(branch)
     if remote_sha is None and local_sha is None:
@@ -52,18 +51,39 @@ def cleanup_branch(
     if local_sha is not None and repo.current_branch() == branch:
         raise ShipyardError(f"{branch} is checked out here",
                             hint=f"git switch {release}, then rerun")
-    target = f"{remote}/{release}" if repo.resolve(f"{remote}/{release}") else release
-    for where, sha in (("remote", remote_sha), ("local", local_sha)):
-        if sha is not None and not force and not repo.is_ancestor(sha, target):
-            raise ShipyardError(
-                f"{branch} ({where}, {sha[:12]}) is not merged into {target}",
-                hint="merge it first, or pass --force to delete it anyway",
-            )
+    if not force:
+        _require_merged(repo, remote, release, branch, (("remote", remote_sha),
+                                                        ("local", local_sha)))
     if remote_sha is not None:
-        runner.run(gitcmd.delete_remote_branch(remote, branch), retries=2)
+        run_remote(runner, gitcmd.delete_remote_branch(remote, branch), remote, mutates=True)
     if local_sha is not None:
         runner.run(gitcmd.delete_local_branch(branch))
     done = [f"deleted {remote}/{branch}"] if remote_sha else []
     if local_sha:
         done.append(f"deleted local {branch}")
     return CleanupResult(branch, remote_sha is not None, local_sha is not None, "; ".join(done))
+
+
+def _require_merged(repo: GitRepo, remote: str, release: str, branch: str,
+                    tips: tuple[tuple[str, str | None], ...]) -> None:
+    target = next((ref for ref in (f"{remote}/{release}", release) if repo.resolve(ref)), None)
+    if target is None:
+        raise ShipyardError(f"neither {remote}/{release} nor {release} exists here, so whether "
+                            f"{branch} is merged cannot be checked",
+                            hint=f"git fetch {remote} {release}:refs/remotes/{remote}/{release}"
+                                 ", then rerun")
+    for where, sha in tips:
+        if sha is None:
+            continue
+        merged = repo.contains(sha, target)
+        if merged is None:
+            raise ShipyardError(
+                f"cannot tell whether {branch} ({where}, {sha[:12]}) is merged into {target}: "
+                "this clone is shallow, the history that would show it was not fetched",
+                hint=f"git fetch --unshallow {remote}, then rerun (or --force to delete it "
+                     "unchecked)")
+        if not merged:
+            raise ShipyardError(
+                f"{branch} ({where}, {sha[:12]}) is not merged into {target}",
+                hint="merge it first, or pass --force to delete it anyway",
+            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shipyard.build.gitrepo import GitRepo, TagRef, parse_ls_remote_tag
+from shipyard.build.gitrepo import GitRepo, TagRef, parse_ls_remote_tag, run_remote
 from shipyard.commands import git as gitcmd
 from shipyard.config import Config
 from shipyard.errors import ShipyardError, UsageError
@@ -36,21 +36,24 @@ def tag_release(
     if not message.strip() or "\x00" in message:
         raise UsageError("the tag message is empty", hint="pass --message TEXT")
     repo = GitRepo.open(config.root)
-    head = git_preflight(repo, runner, config.project.release_branch, remote if push else None)
     tag = str(version)
+    head = git_preflight(repo, runner, config.project.release_branch, remote if push else None,
+                         tag=tag)
     local, remote_tag = _existing(repo, runner, remote if push else None, tag, head)
 
-    created = pushed = False
+    created = pushed = fetched = False
     if local is None and remote_tag is not None:
-        runner.run(gitcmd.fetch_tag(remote, tag))
+        run_remote(runner, gitcmd.fetch_tag(remote, tag), remote, mutates=True)
+        fetched = True
     elif local is None:
         runner.run(gitcmd.tag_annotated(tag, message))
         created = True
     if push and remote_tag is None:
-        runner.run(gitcmd.push_tag(remote, tag), retries=2,
+        run_remote(runner, gitcmd.push_tag(remote, tag), remote, mutates=True,
                    hint=f"check that you may push tags to {remote}, then rerun")
         pushed = True
-    return TagResult(version, head, created, pushed, _note(tag, head, created, pushed, remote))
+    return TagResult(version, head, created, pushed,
+                     _note(tag, head, created, pushed, fetched, remote))
 
 
 def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -> str:
@@ -58,19 +61,28 @@ def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -
     local, remote_tag = _existing(repo, runner, remote, tag, head)
     if local and remote_tag:
         return "already on HEAD"
+    if remote_tag:
+        return "on the remote, will be fetched"
     return "will be pushed" if local else "will be created"
 
 
-def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None) -> str:
-    """All checks before any change: clean tree, on the release branch, in step with remote."""
+def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None, *,
+                  tag: str | None = None) -> str:
+    """All checks before any change: clean tree, on the release branch, in step with remote.
+
+    With `tag`, a detached HEAD is accepted too when it is that annotated tag's commit (how
+    CI checks out a tag) and that commit is on the remote's release branch: a rebuild.
+    """
     head = repo.head
     repo.require_clean()
+    if tag is not None and repo.current_branch() is None:
+        _require_released_here(repo, runner, branch, remote, tag, head)
+        return head
     repo.require_branch(branch)
     if remote is None:
         return head
     repo.require_remote(remote)
-    runner.run(gitcmd.fetch(remote), mutates=False, retries=2, timeout=120,
-               hint=f"check that {remote} is reachable, then rerun")
+    run_remote(runner, gitcmd.fetch(remote), remote)
     tracking = f"{remote}/{branch}"
     if repo.resolve(tracking) is None:
         raise ShipyardError(f"{remote} has no branch {branch}",
@@ -90,6 +102,33 @@ def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None
     return head
 
 
+def _require_released_here(repo: GitRepo, runner: Runner, branch: str, remote: str | None,
+                           tag: str, head: str) -> None:
+    """A detached HEAD: refused unless it is annotated tag `tag`, on the remote's `branch`."""
+    if remote is not None:
+        repo.require_remote(remote)
+    local, remote_tag = _existing(repo, runner, remote, tag, head)  # refuses a tag elsewhere
+    if local is None and remote_tag is None:
+        repo.require_branch(branch)  # the plain refusal: detached, and not at this release
+    if remote is None:
+        raise ShipyardError(
+            f"HEAD is detached at {tag}: without the remote shipyard cannot check that it "
+            f"is on {branch}", hint="rerun without --no-push (an existing tag is not pushed)")
+    tracking = f"{remote}/{branch}"
+    run_remote(runner, gitcmd.fetch_branch(remote, branch), remote,
+               hint=f"check that {remote} is reachable and has a branch {branch}, then rerun")
+    on_branch = repo.contains(head, tracking)
+    if on_branch is None:
+        raise ShipyardError(
+            f"cannot tell whether {tag} ({head[:12]}) is on {tracking}: this clone is shallow",
+            hint=f"git fetch --unshallow {remote}, then rerun")
+    if not on_branch:
+        raise ShipyardError(
+            f"HEAD is detached at {tag} ({head[:12]}), which is not on {tracking}",
+            hint=f"releases are built from {branch}: git switch {branch}, or check out a "
+                 f"release tag that is on it")
+
+
 def _existing(repo: GitRepo, runner: Runner, remote: str | None, tag: str, head: str
               ) -> tuple[TagRef | None, TagRef | None]:
     """The tag here and on the remote (None: not asked or absent); refused unless on HEAD."""
@@ -101,7 +140,7 @@ def _existing(repo: GitRepo, runner: Runner, remote: str | None, tag: str, head:
 
 
 def _remote_tag(runner: Runner, remote: str, tag: str) -> TagRef | None:
-    out = runner.run(gitcmd.ls_remote_tag(remote, tag), mutates=False, retries=2, timeout=120)
+    out = run_remote(runner, gitcmd.ls_remote_tag(remote, tag), remote)
     return parse_ls_remote_tag(out.stdout, tag)
 
 
@@ -121,7 +160,9 @@ def _refuse_elsewhere(ref: TagRef | None, where: str, tag: str, head: str) -> No
         )
 
 
-def _note(tag: str, head: str, created: bool, pushed: bool, remote: str) -> str:
+def _note(tag: str, head: str, created: bool, pushed: bool, fetched: bool, remote: str) -> str:
+    if fetched:
+        return f"{tag} is already an annotated tag on {head[:12]} on {remote}: fetched it"
     if not created and not pushed:
         return f"{tag} is already an annotated tag on {head[:12]}: nothing to do"
     done = [f"created {tag} on {head[:12]}"] if created else []
