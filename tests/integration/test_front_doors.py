@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GIT_IDENTITY, git, invoke
+from tests.conftest import GIT_IDENTITY, free_port, git, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +35,12 @@ def sample(tmp_path: Path) -> Path:
     """A copy of the sample app without its tasks.py, on main, in step with a bare remote."""
     app = tmp_path / "meta-ad-studio"
     shutil.copytree(SAMPLE, app, ignore=shutil.ignore_patterns(".shipyard", "tasks.py"))
+    # Ports of its own: a demo of the sample may hold 5000, 8081 and 8082 on this machine.
+    config = app / "shipyard.toml"
+    text = config.read_text().replace("registry_port = 5000", f"registry_port = {free_port()}")
+    for port in ("8081", "8082"):
+        text = text.replace(f"= {port}", f"= {free_port()}")
+    config.write_text(text)
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     git(app, "init", "-q", "-b", "main")
