@@ -112,7 +112,9 @@ def test_registry_prefixes_are_derived_per_target(tmp_path: Path) -> None:
     assert cfg.environment("prod").registry == "us-central1-docker.pkg.dev/shop-prod/containers"
     prod = cfg.environment("prod").gcp
     assert prod is not None
-    assert (prod.cluster, prod.namespace, prod.overlay) == ("main", "shop", "k8s/overlays/prod")
+    assert prod.gke is not None
+    assert (prod.cluster, prod.namespace, prod.gke.overlay) == ("main", "shop", "k8s/overlays/prod")
+    assert prod.gke.workloads["api"].deployment == "api" and prod.gke.rollout_timeout == 600
     staging = cfg.environment("staging").gcp
     assert staging is not None and staging.cluster is None
 

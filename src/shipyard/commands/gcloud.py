@@ -118,3 +118,9 @@ def config_value(gcloud: str, key: str) -> Argv:
 def accounts(gcloud: str) -> Argv:
     return (gcloud, "auth", "list", "--format", "json", "--quiet")
 
+
+
+def get_credentials(gcloud: str, cluster: str, region: str, project: str) -> Argv:
+    """Writes cluster credentials to $KUBECONFIG: the caller points it at a private file."""
+    return (gcloud, "container", "clusters", "get-credentials", cluster,
+            *_where(region, project), "--quiet")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from shipyard.config.cloudrun import RunSettings, parse_run
+from shipyard.config.gke import GkeSettings, parse_gke
 from shipyard.config.schema import Table, dns_label_problem, port_problem
 
 
@@ -29,9 +30,9 @@ class GcpSettings:
     repository: str
     cluster: str | None = None  # gke only
     namespace: str | None = None  # gke only
-    overlay: str | None = None  # gke only: kustomize overlay dir
     service_account: str | None = None
     run: RunSettings | None = None  # cloudrun only
+    gke: GkeSettings | None = None  # gke only
 
     def default_registry(self, project: str) -> str:
         return f"{self.region}-docker.pkg.dev/{self.project}/{self.repository}"
@@ -74,7 +75,6 @@ def parse_gcp(t: Table, gke: bool) -> GcpSettings:
         repository=t.get("repository", str),
         cluster=t.get("cluster", str) if gke else None,
         namespace=t.get("namespace", str) if gke else None,
-        overlay=t.get("overlay", str) if gke else None,
         service_account=t.get("service_account", str, None),
     )
     for key in ("project", "region", "repository", "cluster", "namespace"):
@@ -89,5 +89,6 @@ TARGET_SETTINGS: dict[str, Callable[[Table, list[str]], LocalSettings | GcpSetti
     "local": parse_local,
     "cloudrun": lambda t, services: replace(parse_gcp(t, gke=False),
                                             run=parse_run(t.table("run"), services)),
-    "gke": lambda t, _services: parse_gcp(t, gke=True),
+    "gke": lambda t, services: replace(parse_gcp(t, gke=True),
+                                       gke=parse_gke(t, services)),
 }

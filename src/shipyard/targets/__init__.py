@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 KINDS: dict[str, str] = {
     "local": "shipyard.targets.local:LocalTarget",
     "cloudrun": "shipyard.targets.cloudrun:CloudRunTarget",
+    "gke": "shipyard.targets.gke:GkeTarget",
 }
-PLANNED = {"gke": "GKE"}
+PLANNED: dict[str, str] = {}
 
 
 def make_target(ctx: RunContext) -> Target:

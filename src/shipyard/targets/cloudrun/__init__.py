@@ -8,7 +8,6 @@ parallel per service: a gcloud call costs 1-2 s of start-up, so serial calls add
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
@@ -19,7 +18,6 @@ from shipyard.config.cloudrun import RunSettings
 from shipyard.errors import CommandError, ShipyardError, UsageError
 from shipyard.exec.runner import Result
 from shipyard.exec.tools import tool_version
-from shipyard.registries.auth import TokenLogin
 from shipyard.registries.client import Registry
 from shipyard.stages.fanout import fan_out
 from shipyard.state import audit
@@ -36,6 +34,7 @@ from shipyard.targets.cloudrun.state import (
     parse_service,
     tag_of,
 )
+from shipyard.targets.gcloud_auth import artifact_registry, auth_detail, gcloud_path
 from shipyard.ui import console
 from shipyard.version import Version
 
@@ -54,9 +53,8 @@ class CloudRunTarget:
                              hint='the cloudrun target works on target = "cloudrun"')
         self.ctx, self.runner, self.gcp = ctx, ctx.runner, ctx.env.gcp
         self.run: RunSettings = ctx.env.gcp.run
-        self.gcloud = shutil.which("gcloud") or "gcloud"
-        self._login = TokenLogin(self._access_token, on_token=ctx.runner.redactor.add)
-        self._registry = Registry(ctx.env.registry, self._login)
+        self.gcloud = gcloud_path()
+        self._registry, self._login = artifact_registry(ctx, self.gcloud)
         self._urls: dict[str, str] = {}
 
     # ----------------------------------------------------------- the Target protocol --
@@ -64,7 +62,7 @@ class CloudRunTarget:
     def preflight_checks(self) -> Sequence[Check]:
         return (Check("gcloud", lambda: tool_version(self.runner, (self.gcloud, "--version"),
                                                      "gcloud")),
-                Check("gcloud auth", self._auth_detail),
+                Check("gcloud auth", lambda: auth_detail(self._login)),
                 Check("cloud run names", self._names),
                 *self.ctx.secrets.checks())
 
@@ -246,13 +244,6 @@ class CloudRunTarget:
             return {}
         with ThreadPoolExecutor(max_workers=len(items)) as pool:
             return dict(zip(items, pool.map(work, items), strict=True))
-
-    def _access_token(self) -> str:
-        return self._read(g.print_access_token(self.gcloud)).stdout
-
-    def _auth_detail(self) -> str:
-        self._login.token()
-        return "gcloud gives an access token (used for Artifact Registry and the API)"
 
     def _identity(self, url: str) -> str | None:
         if self.run.allow_unauthenticated:

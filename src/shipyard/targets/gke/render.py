@@ -1,0 +1,67 @@
+"""The render of one release: the environment's kustomize overlay with every image pinned to
+the release's digest, through a generated overlay in a temp dir that references the user's
+(no file in the repo is edited), and what the render says about its Deployments."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VERSION_LABEL = "app.kubernetes.io/version"
+MANAGED_LABEL = "app.kubernetes.io/managed-by"
+DEFAULT_PROGRESS_DEADLINE = 600  # Kubernetes' default progressDeadlineSeconds
+
+
+def write_overlay(folder: Path, overlay: Path, pins: Mapping[str, str], version: str) -> Path:
+    """kustomization.yaml in `folder`: the user's overlay, images pinned (`pins`: image name in
+    the base → REPOSITORY@sha256:...), and the version label on every object and pod."""
+    images = []
+    for name, pinned in sorted(pins.items()):
+        repository, _, digest = pinned.partition("@")
+        images.append({"name": name, "newName": repository, "digest": digest})
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(overlay, folder)],
+        "images": images,
+        "labels": [{"pairs": {VERSION_LABEL: version, MANAGED_LABEL: "shipyard"},
+                    "includeTemplates": True}],
+    }
+    path = folder / "kustomization.yaml"
+    path.write_text(json.dumps(kustomization, indent=2) + "\n")  # JSON is YAML
+    return path
+
+
+@dataclass(frozen=True)
+class RenderedDeployment:
+    name: str
+    namespace: str
+    images: tuple[str, ...]
+    progress_deadline: int
+
+
+def deployments(render: str, default_namespace: str) -> list[RenderedDeployment]:
+    found = []
+    for doc in yaml.safe_load_all(render):
+        if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
+            continue
+        meta: dict[str, Any] = doc.get("metadata") or {}
+        spec: dict[str, Any] = doc.get("spec") or {}
+        pod = ((spec.get("template") or {}).get("spec") or {})
+        images = tuple(str(c.get("image", "")) for c in pod.get("containers") or [])
+        found.append(RenderedDeployment(
+            str(meta.get("name")), str(meta.get("namespace") or default_namespace), images,
+            int(spec.get("progressDeadlineSeconds") or DEFAULT_PROGRESS_DEADLINE)))
+    return found
+
+
+def secret_values(render: str) -> list[str]:
+    """Objects that would put secret values into the cluster: kind Secret with data."""
+    return [f"Secret/{(d.get('metadata') or {}).get('name')}"
+            for d in yaml.safe_load_all(render) if isinstance(d, dict)
+            and d.get("kind") == "Secret" and (d.get("data") or d.get("stringData"))]
