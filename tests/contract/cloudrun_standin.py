@@ -81,9 +81,13 @@ What it models (as gcloud 528 uses it, see ../shared/TOOLING-FACTS.md):
   `image_version(image, version)`; `delete_revision(service, revision)` (out of band, no
   checks, so a rollback can find its revision gone).
 - Request log: `standin.requests` is every request in order as `RecordedRequest(method, host,
-  path, query, body, raw, command, status)`; `command` is gcloud's command from its
-  User-Agent (`gcloud.run.deploy`). `standin.unhandled` lists requests it does not model (each
-  answered 404, or 405 for CONNECT; nothing is forwarded anywhere).
+  path, query, body, raw, command, status, headers)`; `command` is gcloud's command from its
+  User-Agent (`gcloud.run.deploy`). `standin.writes(service)` are its POST/PUT/DELETEs.
+  `standin.unhandled` lists requests it does not model (each answered 404, or 405 for CONNECT;
+  nothing is forwarded anywhere).
+- From another process: `python -m tests.contract.cloudrun_standin --config-dir DIR` prints
+  the gcloud settings as `export` lines and serves until SIGTERM or `--seconds`; the knobs are
+  `POST /_standin/KNOB` with the keyword arguments as JSON, the log `GET /_standin/requests`.
 
 What it does not model: the v2 API, jobs, domain mappings, Cloud Run for Anthos; long-running
 operations (no `run.googleapis.com/operation-id` annotation is ever returned, `:wait` is 404);
@@ -107,14 +111,15 @@ import random
 import re
 import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 KNATIVE = "/apis/serving.knative.dev/v1/namespaces/"
+CONTROL = "/_standin/"
 SERVICE_LABEL = "serving.knative.dev/service"
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 SYSTEM_LABEL_PREFIXES = ("run.googleapis.com/", "serving.knative.dev/", "client.knative.dev/",
@@ -496,6 +501,10 @@ class CloudRunStandIn:
             body = json.loads(text) if text.strip() else None
         except ValueError:
             body = None
+        if path.startswith(CONTROL):
+            code, answer = self._control(h.command, path[len(CONTROL):], body)
+            h._send(code, json.dumps(answer).encode(), "application/json")
+            return
         agent = h.headers.get("User-Agent") or ""
         command = next((p[len("command/"):] for p in agent.split() if p.startswith("command/")),
                        "")
@@ -514,6 +523,23 @@ class CloudRunStandIn:
                     self._unhandled.append(record)
         record.status = code
         h._send(code, json.dumps(answer).encode(), "application/json; charset=UTF-8")
+
+    def _control(self, method: str, verb: str, body: Any) -> tuple[int, Any]:
+        """The knobs and the log for another process (see main()); not logged themselves."""
+        args = body if isinstance(body, dict) else {}
+        knobs: dict[str, Callable[..., None]] = {
+            "fail_ready": self.fail_ready, "wrong_version": self.wrong_version,
+            "image_version": self.image_version, "pin": self.pin,
+            "delete_revision": self.delete_revision}
+        try:
+            if method == "GET" and verb == "requests":
+                return 200, [asdict(r) for r in self.requests]
+            if method == "POST" and verb in knobs:
+                knobs[verb](**args)
+                return 200, {}
+        except (TypeError, KeyError, ApiError) as err:
+            return 400, {"error": {"code": 400, "message": str(err)}}
+        return 404, {"error": {"code": 404, "message": f"no control {method} {verb}"}}
 
     def _region_of(self, host: str) -> str:
         name = host.split(":")[0]
@@ -1124,3 +1150,43 @@ def http_get(url: str, token: str | None = None, timeout: float = 5) -> tuple[in
     except urllib.error.HTTPError as err:
         return int(err.code), err.read().decode()
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a stand-in by hand: prints the gcloud settings as `export` lines, then serves until
+    SIGINT/SIGTERM or --seconds. Knobs: POST /_standin/KNOB with the keyword arguments as JSON
+    (fail_ready, wrong_version, image_version, pin, delete_revision); the request log: GET
+    /_standin/requests. Run from the repository root:
+
+        python -m tests.contract.cloudrun_standin --config-dir /tmp/gcloud-standin > env.sh
+    """
+    import argparse
+    import shlex
+    import signal
+    import sys
+    from pathlib import Path
+
+    from tests.contract.gcloud_env import gcloud_env
+
+    parser = argparse.ArgumentParser(prog="python -m tests.contract.cloudrun_standin")
+    parser.add_argument("--project", default="shipyard-test")
+    parser.add_argument("--region", default="us-central1")
+    parser.add_argument("--config-dir", type=Path, required=True,
+                        help="where the throwaway CLOUDSDK_CONFIG goes")
+    parser.add_argument("--seconds", type=float, default=3600, help="stop after this long")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with CloudRunStandIn(project=args.project, region=args.region) as standin:
+        for key, value in gcloud_env(args.config_dir, standin).items():
+            print(f"export {key}={shlex.quote(value)}")
+        print(f"# cloudrun stand-in ready on 127.0.0.1:{standin.port}; control "
+              f"http://127.0.0.1:{standin.port}{CONTROL}", flush=True)
+        stop.wait(args.seconds)
+    print("# cloudrun stand-in stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

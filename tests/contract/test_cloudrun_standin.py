@@ -8,7 +8,10 @@ also checked with plain HTTP requests, which cost nothing.
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -435,3 +438,32 @@ def test_close_stops_every_server_quickly() -> None:
         with socket.socket() as sock, pytest.raises(OSError):
             sock.settimeout(1)
             sock.connect(("127.0.0.1", port))
+
+
+def test_a_standin_in_another_process(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        (sys.executable, "-m", "tests.contract.cloudrun_standin", "--config-dir",
+         str(tmp_path / "cfg"), "--seconds", "60"), cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout
+        exports = {}
+        for line in proc.stdout:
+            if line.startswith("# cloudrun stand-in ready"):
+                break
+            key, _, value = line.removeprefix("export ").rstrip("\n").partition("=")
+            exports[key] = value
+        port = int(exports["CLOUDSDK_PROXY_PORT"])
+        assert exports["CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN"] == f"http://run.test:{port}/"
+        control = f"http://127.0.0.1:{port}/_standin"
+        request = urllib.request.Request(f"{control}/fail_ready", method="POST",
+                                         data=json.dumps({"service": "web"}).encode())
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=5) as response:
+            assert response.status == 200
+        with opener.open(f"{control}/requests", timeout=5) as response:
+            assert json.loads(response.read()) == []  # control calls are not logged
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
