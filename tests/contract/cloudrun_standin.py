@@ -13,7 +13,8 @@ What it models (as gcloud 528 uses it, see ../shared/TOOLING-FACTS.md):
   when unknown; 409 when `metadata.resourceVersion` is stale), DELETE, GET list (with
   `labelSelector`). Services are regional: one in us-central1 is not seen from europe-west1.
   Another namespace than the stand-in's project answers 403.
-- Validation the platform does server-side (gcloud does not check these): service names (DNS
+- Validation the platform does server-side (gcloud 528 sends, for one, a label key
+  `dev.shipyard.version` without complaint; a test shows it): service names (DNS
   label, at most 49 characters); label keys (`[a-z][a-z0-9_-]{0,62}`, or a known system
   prefix such as `run.googleapis.com/`) and values (`[a-z0-9_-]{0,63}`) on the service and the
   template; revision names (`SERVICE-...`, a DNS label under 64 characters); tags (DNS label,
@@ -44,10 +45,12 @@ What it models (as gcloud 528 uses it, see ../shared/TOOLING-FACTS.md):
   `spec.traffic` means 100% to the latest). As in Knative, when any traffic target is a
   revision that is not Ready (a failed revision kept by a tag, say), the route is not updated:
   `status.traffic` keeps what served before and RoutesReady / Ready are False with that
-  revision's message, so a later deploy that still references it fails too (Cloud Run does
-  this). Writes are answered fresh and Ready, so gcloud does not poll; `reconcile_gets=N` makes
-  the next N GETs of a written service answer the old status with Ready Unknown instead, so
-  gcloud polls.
+  revision's message, so a later deploy that still references it fails too (Knative's route
+  reconciler does this; a public report of Cloud Run doing it: Lore-Hex/quill-router#782, "the
+  next deploy created healthy revision ... but still returned the old revision's failure").
+  Writes are answered fresh and Ready, so gcloud does not poll; `reconcile_gets=N` makes the
+  next N GETs of a written service answer the old status with Ready Unknown instead, so gcloud
+  polls.
 - HTTP: every Ready revision gets its own server on a free 127.0.0.1 port, `http://127.0.0.1:P`,
   given as the revision's `status.url` (an extension: real revisions have no URL) and as the
   URL of every tag pointing at it. It answers as the sample images do: `GET /healthz` (and the
