@@ -44,25 +44,26 @@ def test_no_table_is_needed_when_no_service_lists_a_secret(tmp_path: Path) -> No
     assert gcp is not None and dict(gcp.secrets) == {}
 
 
-@pytest.mark.parametrize(("value", "ref", "reference", "shown"), [
-    ("db-url", SecretRef("db-url"), "db-url", "db-url"),
-    ("db-url:latest", SecretRef("db-url"), "db-url", "db-url"),
-    ("DB_url-2:12", SecretRef("DB_url-2", "12"), "DB_url-2", "DB_url-2:12"),
-    ("a" * 255, SecretRef("a" * 255), "a" * 255, "a" * 255),
-    ("projects/123456789012/secrets/redis-url",
-     SecretRef("redis-url", "latest", "123456789012"),
+HOME = "projects/home-proj/secrets"
+
+
+@pytest.mark.parametrize(("value", "ref", "shown", "name"), [
+    ("db-url", SecretRef("db-url"), "db-url", f"{HOME}/db-url"),
+    ("db-url:latest", SecretRef("db-url"), "db-url", f"{HOME}/db-url"),
+    ("DB_url-2:12", SecretRef("DB_url-2", "12"), "DB_url-2:12", f"{HOME}/DB_url-2"),
+    ("a" * 255, SecretRef("a" * 255), "a" * 255, f"{HOME}/{'a' * 255}"),
+    ("projects/123456789012/secrets/redis-url", SecretRef("redis-url", "latest", "123456789012"),
      "projects/123456789012/secrets/redis-url", "projects/123456789012/secrets/redis-url"),
     ("projects/42/secrets/redis-url:3", SecretRef("redis-url", "3", "42"),
-     "projects/42/secrets/redis-url", "projects/42/secrets/redis-url:3"),
+     "projects/42/secrets/redis-url:3", "projects/42/secrets/redis-url"),
 ])
-def test_secret_references_that_parse(value: str, ref: SecretRef, reference: str,
-                                      shown: str) -> None:
+def test_secret_references_that_parse(value: str, ref: SecretRef, shown: str, name: str) -> None:
     parsed = parse_secret_ref(value)
     assert parsed == ref
-    assert parsed.reference == reference  # what --set-secrets takes before :VERSION
     assert str(parsed) == shown
-    assert parsed.name("home-proj") == (f"projects/{ref.project}/secrets/{ref.secret}"
-                                        if ref.project else f"projects/home-proj/secrets/{ref.secret}")
+    # what --set-secrets takes before :VERSION, and the API's resource name
+    assert parsed.reference == shown.split(":")[0]
+    assert parsed.name("home-proj") == name
 
 
 KEY = "environments.staging.secrets"
