@@ -23,6 +23,8 @@ import os
 import shlex
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -514,6 +516,26 @@ def gcloud(tmp_path: Path, sm: SecretManagerStandIn, *args: str, stdin: str | No
     })
     return subprocess.run((GCLOUD, *args), env=env, input=stdin, capture_output=True,
                           text=True, timeout=120)
+
+
+def test_the_standin_answers_enums_as_asked_and_errors_in_googles_shape(world: World) -> None:
+    def get(path: str) -> tuple[int, Any]:
+        request = urllib.request.Request(f"{world.sm.url}{path}",
+                                         headers={"Authorization": "Bearer fake"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    version = "/v1/projects/demo-proj/secrets/db-url/versions/3"
+    assert get(f"{version}?%24alt=json%3Benum-encoding%3Dint")[1]["state"] == 2
+    assert get(f"{version}?alt=json")[1]["state"] == "DISABLED"
+    assert get("/v1/projects/demo-proj/secrets/db-url/versions/latest")[1]["name"] == (
+        f"projects/{NUMBER}/secrets/db-url/versions/3")  # the newest created, disabled or not
+    assert get("/v1/projects/demo-proj/secrets/nope") == (404, {"error": {
+        "code": 404, "status": "NOT_FOUND",
+        "message": f"Secret [projects/{NUMBER}/secrets/nope] not found or has no versions."}})
 
 
 @pytest.mark.contract
