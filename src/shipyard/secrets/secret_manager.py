@@ -80,16 +80,13 @@ class SecretManagerSecrets:
     """Secret Manager references for one GCP environment; see the module docstring."""
 
     def __init__(self, env: str, gcp: GcpSettings, needs: Mapping[str, Sequence[str]],
-                 environ: Mapping[str, str] | None = None,
-                 client_factory: Callable[[], SecretManagerServiceClient] | None = None
-                 ) -> None:
+                 environ: Mapping[str, str] | None = None) -> None:
         self.env = env  # the environment's name, for messages
         self.project = gcp.project
         self.refs = dict(gcp.secrets)  # env var → secret
         self.service_account = gcp.service_account
         self.needs = {svc: list(names) for svc, names in needs.items()}  # svc → NAMES
         self.environ = os.environ if environ is None else environ
-        self._client_factory = client_factory
         self._client: SecretManagerServiceClient | None = None
         self._preflight: dict[str, Resolved] = {}  # what missing() and checks() saw
 
@@ -261,7 +258,7 @@ class SecretManagerSecrets:
     @property
     def client(self) -> SecretManagerServiceClient:
         if self._client is None:
-            self._client = (self._client_factory or (lambda: make_client(self.environ)))()
+            self._client = make_client(self.environ)
         return self._client
 
     def _call(self, about: Resolved, call: Callable[[SecretManagerServiceClient], T]) -> T:
