@@ -230,7 +230,7 @@ def _environment(t: Table, name: str, project: Project, services: tuple[Service,
         raise t.fail(t.key("target"), f"must be one of {', '.join(TARGETS)}")
     env_scan = _scan(t.table("scan"), scan)
     registry = t.get("registry", str, "")
-    settings = TARGET_SETTINGS[target](t, [s.name for s in services])
+    settings = TARGET_SETTINGS[target](t, {s.name: s.secrets for s in services})
     registry = registry or settings.default_registry(project.name)
     if not registry or any(c.isspace() for c in registry) or registry.startswith("-"):
         raise t.fail(t.key("registry"), "must be a registry prefix such as HOST/PATH")

@@ -1,10 +1,11 @@
 """Where secret values come from, per environment: a 0600 dotenv file for `local`
-(secrets/dotenv.py); Google Secret Manager for GCP (planned).
+(secrets/dotenv.py); Google Secret Manager for `cloudrun` and `gke` (secrets/secret_manager.py).
 
 A source binds each name a service lists in `secrets` to a reference with a pinned version
 (`SecretBinding`). Only a target that injects values itself (local) asks the source to reveal
 them; every value read is registered with the runner's redactor, so no output, log or record
-ever shows one. Sources are chosen from one registry of kinds, like targets.
+ever shows one. Secret Manager never reveals: Cloud Run and GKE get references and read the
+values themselves. Sources are chosen from one registry of kinds, like targets.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 # target kind → "module:Class" of its secret source; each class has `from_context(ctx)`.
 SOURCES: dict[str, str] = {
     "local": "shipyard.secrets.dotenv:DotenvSecrets",
+    "cloudrun": "shipyard.secrets.secret_manager:SecretManagerSecrets",
+    "gke": "shipyard.secrets.secret_manager:SecretManagerSecrets",
 }
 
 
@@ -44,7 +47,7 @@ def secret_source(ctx: RunContext) -> SecretSource:
     kind = ctx.env.target
     if kind not in SOURCES:
         raise UsageError(f"no secret source for target {kind!r} ({ctx.env.name}) yet",
-                         hint="Secret Manager support is planned; use a local environment")
+                         hint="the kinds with a secret source: " + ", ".join(SOURCES))
     module, _, name = SOURCES[kind].partition(":")
     source: SecretSource = getattr(importlib.import_module(module), name).from_context(ctx)
     return source
