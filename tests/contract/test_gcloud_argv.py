@@ -56,6 +56,8 @@ BUILDERS: dict[str, Callable[[], tuple[str, ...]]] = {
         no_traffic=False),
     "update traffic": lambda: g.update_traffic(GCLOUD, "api-server", "us-central1", "p",
                                                {"api-server-00002-abc": 100}),
+    "remove tags": lambda: g.remove_tags(GCLOUD, "api-server", "us-central1", "p",
+                                         ["v1-2-0", "v1-3-0"]),
     "describe": lambda: g.describe_service(GCLOUD, "api-server", "us-central1", "p"),
     "revisions": lambda: g.list_revisions(GCLOUD, "api-server", "us-central1", "p"),
     "access token": lambda: g.print_access_token(GCLOUD),

@@ -7,7 +7,7 @@ output, never written on a command line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 Argv = tuple[str, ...]
@@ -84,6 +84,11 @@ def update_traffic(gcloud: str, name: str, region: str, project: str,
                    revisions: Mapping[str, int]) -> Argv:
     return (gcloud, "run", "services", "update-traffic", name, *_where(region, project),
             "--to-revisions", dict_flag({r: str(p) for r, p in revisions.items()}), "--quiet")
+
+
+def remove_tags(gcloud: str, name: str, region: str, project: str, tags: Sequence[str]) -> Argv:
+    return (gcloud, "run", "services", "update-traffic", name, *_where(region, project),
+            "--remove-tags", ",".join(sorted(tags)), "--quiet")
 
 
 def describe_service(gcloud: str, name: str, region: str, project: str) -> Argv:

@@ -46,6 +46,7 @@ def release(ctx: RunContext, *, break_lock: bool = False) -> None:
 
 def deploy(ctx: RunContext, *, break_lock: bool = False) -> None:
     version = ctx.release
+    ctx.target  # noqa: B018 - the target refuses bad input (its limits) before anything runs
     record = ctx.record
     if not record.path.exists() and not ctx.dry_run:
         raise ShipyardError(f"no release record for {version} in {ctx.env.name}",

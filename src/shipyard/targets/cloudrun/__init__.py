@@ -56,6 +56,8 @@ class CloudRunTarget:
         self.gcloud = gcloud_path()
         self._registry, self._login = artifact_registry(ctx, self.gcloud)
         self._urls: dict[str, str] = {}
+        if ctx.version is not None:
+            self._names()  # Cloud Run's name limits: bad input, refused before anything runs
 
     # ----------------------------------------------------------- the Target protocol --
 
@@ -81,6 +83,8 @@ class CloudRunTarget:
         tag = tag_of(plan.version)
         before = self._each(self._describe, [s.service for s in plan.services])
         self._report_pinned(before)
+        stuck = [n for n, s in before.items() if s is not None and s.stuck_tags()]
+        self._each(lambda n: self._clear_failed_tags(before[n]), stuck)  # type: ignore[arg-type]
         if self.runner.dry_run:
             for s in plan.services:
                 self._write(g.run_deploy(self.gcloud, self._spec(s, plan.version),
@@ -164,6 +168,30 @@ class CloudRunTarget:
                                    f"{spec.tag}; its logs: {self._logs(name, revision)}")
         console.note(f"{name}: {revision} verified through {url}")
         return name, revision, first
+
+    def _clear_failed_tags(self, state: ServiceState) -> None:
+        """A failed deploy leaves its revision at 0% with its tag, for inspection. While a tag
+        points at a revision that never became ready, Cloud Run keeps the service not Ready
+        and every later deploy fails with that revision's message: the next deploy drops the
+        tags of failed revisions first, and says so."""
+        revisions = self._revisions(state.name)
+        failed = sorted(tag for tag, rev in state.asked_tags.items()
+                        if not (revisions.get(rev) and revisions[rev].ready))
+        if not failed:
+            return
+        if not self.runner.dry_run:
+            console.note(f"{state.name}: removing the tags of failed revisions: "
+                         f"{', '.join(failed)}")
+        # gcloud exits 1 here even when the tags are gone: the service stays not Ready until
+        # a good revision replaces the failed latest one. What counts is the tags being gone.
+        self.runner.run(g.remove_tags(self.gcloud, state.name, self.gcp.region,
+                                      self.gcp.project, failed), check=False, timeout=600)
+        after = None if self.runner.dry_run else self._describe(state.name)
+        if after is not None and set(failed) & set(after.asked_tags):
+            raise ShipyardError(f"{state.name}: could not remove the tags of failed revisions "
+                                f"({', '.join(failed)})", hint="gcloud run services "
+                                f"update-traffic {state.name} --remove-tags "
+                                f"{','.join(failed)} --region {self.gcp.region}")
 
     def _revisions(self, name: str) -> dict[str, RevisionState]:
         return parse_revisions(self._read(g.list_revisions(

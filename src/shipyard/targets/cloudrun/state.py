@@ -37,6 +37,13 @@ class ServiceState:
     traffic: tuple[Traffic, ...]
     ready: bool
     message: str  # the Ready condition's message when it is not True
+    asked_tags: dict[str, str]  # spec.traffic: tag → revision, asked for (served or not)
+
+    def stuck_tags(self) -> bool:
+        """Cloud Run serves a tag only once its revision is ready: a tag asked for but not
+        served, or a service not Ready, means a failed revision may still hold a tag."""
+        served = {t.tag for t in self.traffic if t.tag}
+        return not self.ready or bool(set(self.asked_tags) - served)
 
     def serving(self) -> list[Traffic]:
         return [t for t in self.traffic if t.percent > 0]
@@ -64,7 +71,9 @@ def parse_service(text: str) -> ServiceState:
         name=str((data.get("metadata") or {}).get("name") or ""), url=str(status.get("url") or ""),
         latest_created=str(status.get("latestCreatedRevisionName") or ""),
         latest_ready=latest_ready, traffic=traffic, ready=ready.get("status") == "True",
-        message=str(ready.get("message") or ""))
+        message=str(ready.get("message") or ""),
+        asked_tags={str(t["tag"]): str(t.get("revisionName") or "")
+                    for t in (data.get("spec") or {}).get("traffic") or [] if t.get("tag")})
 
 
 @dataclass(frozen=True)
