@@ -136,6 +136,18 @@ proxy_ports = { web = 18080 }
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No test may reach a Google service or this machine's gcloud login: google-auth and
+    gcloud must not probe a GCE metadata server (169.254.169.254 is not ours to ask), and
+    gcloud reads a throwaway config unless a test gives it a hermetic one of its own."""
+    import tempfile
+
+    os.environ["NO_GCE_CHECK"] = "true"
+    os.environ["CLOUDSDK_CORE_CHECK_GCE_METADATA"] = "false"
+    os.environ.setdefault("CLOUDSDK_CONFIG", tempfile.mkdtemp(prefix="shipyard-gcloud-"))
+    os.environ["CLOUDSDK_CORE_DISABLE_PROMPTS"] = "1"
+
+
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in GIT_IDENTITY.items():

@@ -65,6 +65,10 @@ target = "cloudrun"
 project = "demo-project"
 region = "europe-west1"
 repository = "demo"
+
+[environments.cloud.secrets]
+CANARY_TOKEN = "canary-token"
+ALPHA_DB_PASSWORD = "alpha-db-password"
 """
 
 # The service prints a start-up line with its version and (as careless apps do) a secret,

@@ -128,8 +128,10 @@ def test_bad_input_changes_nothing(app: ReleaseApp) -> None:
     err = _refused(app, 2, "release", "--version", "v1.0.0;rm")
     assert "v1.0.0;rm" in err
 
-    err = _refused(app, 2, "release", "--version", "v3.0.0", "--env", "cloud")
-    assert "cloudrun" in err and "preflight" not in err and "→" not in err
+    # Cloud Run without gcloud credentials: preflight names it, and nothing was changed.
+    err = _refused(app, 1, "release", "--version", "v3.0.0", "--env", "cloud")
+    assert "error: preflight failed, nothing was changed: " in err and "gcloud auth:" in err
+    assert "→" not in err
 
     record = app.state / "releases" / f"{V1}.json"
     good = record.read_bytes()
