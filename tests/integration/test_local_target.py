@@ -27,7 +27,7 @@ from shipyard.targets.base import DeployError
 from shipyard.targets.local import LocalTarget
 from shipyard.version import Version
 from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke
-from tests.integration.release_fixtures import Load
+from tests.integration.release_fixtures import Load, write_service
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +124,10 @@ def make_local(images_app: AppRepo, registry: LocalRegistryProcess
         ports = {"alpha": free_port(), "beta": free_port()}
         (images_app.work / "shipyard.toml").write_text(
             CONFIG.format(registry=registry.port, keep=keep, **ports))
-        images_app.git("commit", "-q", "-am", "local target config")
+        for name in ports:
+            write_service(images_app.work / name)  # /version, /healthz and /cgi-bin/slow
+        images_app.git("add", "-A")
+        images_app.git("commit", "-q", "-m", "local target config")
         canary = f"canary-{uuid.uuid4().hex}"
         secrets_file = images_app.work / ".shipyard" / "secrets" / "local.env"
         secrets_file.parent.mkdir(parents=True, exist_ok=True)
@@ -157,13 +160,15 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     first = local.deploy(V1, v1)
     print(f"\ntiming: first two-service deploy (new containers, proxy start): {first:.2f}s")
 
-    with Load(list(local.ports.values()), cap=200, pause=0.015) as load:
+    local.echoed.clear()
+    with Load(list(local.ports.values()), slow=1, slow_path="/cgi-bin/slow?0.5",
+              pause=0.01) as load:
         switch = local.deploy(V2, v2)
-    print(f"timing: two-service deploy v1 -> v2 under load: {switch:.2f}s")
-    answers = load.everything()
-    assert [a for a in answers if a.startswith("FAILED")] == []
-    assert set(answers) == {"v1.0.0", "v2.0.0"}
-    assert all(a[-1] == "v2.0.0" for a in load.answers.values())
+    print(f"timing: two-service deploy v1 -> v2 under load: {switch:.2f}s, "
+          f"{load.rate():.0f} req/s")
+    load.check_switch("v1.0.0", "v2.0.0")
+    assert load.last() == ["v2.0.0", "v2.0.0"]
+    assert len([line for line in local.echoed if line.endswith("-s reload")]) == 1
     local.target.verify(V2)
 
     local.echoed.clear()
@@ -175,13 +180,14 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     assert all(len(names) == 1 for names in kept.values()), kept
     created = {name: docker("inspect", "--format", "{{.Created}}", names[0])
                for name, names in kept.items()}
-    with Load(list(local.ports.values()), cap=200, pause=0.015) as load:
+    local.echoed.clear()
+    with Load(list(local.ports.values()), slow=1, slow_path="/cgi-bin/slow?0.5",
+              pause=0.01) as load:
         rollback = local.deploy(V1, v1)
-    print(f"timing: two-service rollback v2 -> v1 under load: {rollback:.2f}s")
-    answers = load.everything()
-    assert [a for a in answers if a.startswith("FAILED")] == []
-    assert set(answers) == {"v1.0.0", "v2.0.0"}
-    assert all(a[-1] == "v1.0.0" for a in load.answers.values())
+    print(f"timing: two-service rollback v2 -> v1 under load: {rollback:.2f}s, "
+          f"{load.rate():.0f} req/s")
+    load.check_switch("v2.0.0", "v1.0.0")
+    assert load.last() == ["v1.0.0", "v1.0.0"]
     assert rollback < ROLLBACK_BAR
     verbs = [line.split()[1] for line in local.echoed if "docker" in line.split()[0]]
     assert "start" in verbs and "run" not in verbs, local.echoed
@@ -201,15 +207,14 @@ def test_failed_health_check_leaves_traffic_alone(make_local: Callable[..., Loca
     local.app.git("commit", "-q", "-am", "alpha loses /healthz")
     broken = local.images(V3)
 
-    with Load(list(local.ports.values()), cap=200, pause=0.015) as load, \
-            pytest.raises(DeployError) as failure:
+    with Load(list(local.ports.values())) as load, pytest.raises(DeployError) as failure:
         local.deploy(V3, broken)
     assert failure.value.service == "alpha"
     assert "/healthz" in failure.value.message and "health check" in failure.value.message
     assert "alpha starting without /healthz token=***" in failure.value.logs
     leaked = local.canary in failure.value.logs
     assert not leaked, "the secret reached the log tail unmasked"
-    assert set(load.everything()) == {"v2.0.0"}
+    assert load.failures() == [] and set(load.everything()) == {"v2.0.0"}
     local.target.verify(V2)
     assert {r.version for r in local.target.current().values()} == {"v2.0.0"}
     assert local.containers("dev.shipyard.version=v3.0.0") == []
