@@ -178,18 +178,19 @@ class ReleaseApp:
     def secrets_file(self) -> Path:
         return self.state / "secrets" / "local.env"
 
-    def invoke(self, *args: str, timeout: float = 300) -> Ran:
-        return invoke(self.work, *args, timeout=timeout)
+    def invoke(self, *args: str, timeout: float = 300, env: dict[str, str] | None = None
+               ) -> Ran:
+        return invoke(self.work, *args, timeout=timeout, env=env)
 
-    def ok(self, *args: str) -> Ran:
-        ran = self.invoke(*args)
+    def ok(self, *args: str, env: dict[str, str] | None = None) -> Ran:
+        ran = self.invoke(*args, env=env)
         assert ran.code == 0, f"invoke {' '.join(args)} exited {ran.code}:\n{ran.text}"
         assert "Traceback" not in ran.text, ran.text
         return ran
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        """`invoke ARGS` in its own process group (so a test can kill the whole tree)."""
-        env = {**os.environ, **GIT_IDENTITY, "NO_COLOR": "1", "COLUMNS": "200"}
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """`invoke ARGS` in its own process group (kill it with kill_tree)."""
+        env = {**os.environ, **GIT_IDENTITY, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
         return subprocess.Popen((sys.executable, "-m", "invoke", *args), cwd=self.work, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
