@@ -103,7 +103,7 @@ def test_deploy_and_rollback_commands(app: ReleaseApp) -> None:
     assert app.versions() == {"alpha": V2, "beta": V2}
     assert serving_names(app) == kept  # the kept v2 revisions...
     verbs = [c.split()[1] for c in commands(rolled.text, "docker")]
-    assert "run" not in verbs and verbs.count("start") == 1, verbs  # ...restarted, one command
+    assert "run" not in verbs and verbs.count("start") == 2, verbs  # ...restarted
     after = started(list(kept.values()))
     assert all(after[n].split()[0] == before[n].split()[0] for n in kept.values())  # same ones
     last = app.history()[-1]
