@@ -25,9 +25,10 @@ from shipyard.exec.runner import Runner
 from shipyard.secrets.dotenv import DotenvSecrets
 from shipyard.targets.base import DeployError
 from shipyard.targets.local import LocalTarget
+from shipyard.targets.local import proxy as proxy_module
 from shipyard.version import Version
 from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke
-from tests.integration.release_fixtures import Load, write_service
+from tests.integration.release_fixtures import Load, http_get, write_service
 
 pytestmark = pytest.mark.integration
 
@@ -350,3 +351,35 @@ def test_deploy_pulls_a_missing_image_by_digest(make_local: Callable[..., Local]
     local.deploy(V1, images)
     local.target.verify(V1)
     assert {name: r.image for name, r in local.target.current().items()} == images
+
+
+def test_a_request_longer_than_the_drain_bound(make_local: Callable[..., Local],
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    """The switch waits for the old nginx worker for at most DRAIN_SECONDS + 5 s. A request
+    still in flight then holds it longer: the switch says so and goes on, and the request is
+    cut when its revision is stopped. (The old worker runs with the config it started with,
+    worker_shutdown_timeout 30s; this deploy's bound is lowered to 1 + 5 s.)"""
+    local = make_local()
+    v1, v2 = local.images(V1), local.images(V2)
+    local.deploy(V1, v1)
+    monkeypatch.setattr(proxy_module, "DRAIN_SECONDS", 1)
+    answers: list[object] = []
+
+    def slow_request() -> None:
+        try:
+            answers.append(http_get(local.ports["alpha"], "/cgi-bin/slow?20", timeout=40))
+        except Exception as exc:  # noqa: BLE001 - what the client saw is the result
+            answers.append(f"{type(exc).__name__}: {exc}")
+
+    client = threading.Thread(target=slow_request, daemon=True)
+    client.start()
+    time.sleep(1.0)  # in flight on the old worker, answered by the v1 revision
+    capfd.readouterr()
+    took = local.deploy(V2, v2)
+    err = capfd.readouterr().err
+    client.join(timeout=40)
+    assert "local proxy: old nginx workers still busy after 1s" in err, err
+    assert 6.0 <= took < 10.0, took  # the bound, plus starting and stopping revisions
+    assert answers and answers[0] != (200, "v1.0.0"), answers  # cut, not answered
+    assert all(http_get(port) == (200, "v2.0.0") for port in local.ports.values())
