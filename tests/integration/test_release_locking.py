@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,15 @@ V1, V2, V3 = "v1.0.0", "v2.0.0", "v3.0.0"
 
 def all_pids() -> list[int]:
     return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def wait_until(done: Callable[[], bool], timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def wait_for_process(root: int, needle: str, timeout: float = 30) -> int | None:
@@ -69,9 +79,10 @@ def settled_missing(app: ReleaseApp) -> set[str]:
 
 def test_a_release_killed_while_pushing_resumes_with_break_lock(app: ReleaseApp) -> None:
     """kill -9 of the whole process tree (the runner starts every command in a session of its
-    own, so killing the process group alone would leave `docker push` running) while alpha's
-    push has provably not finished: its large layer is still on the way and the registry does
-    not list its tag. The rerun must push what is missing, and only that."""
+    own, so killing the process group alone would leave `docker push` running) once beta's
+    small push is in the registry and alpha's has provably not finished: its large layer is
+    still on the way and the registry does not list its tag. The rerun must push what is
+    missing (alpha), and only that."""
     head = app.knobs("alpha: a 48 MiB layer, so its push takes a while",
                      alpha={"BLOB_MB": "48"})
     first = app.popen("release", "--version", V1)
@@ -80,11 +91,13 @@ def test_a_release_killed_while_pushing_resumes_with_break_lock(app: ReleaseApp)
     try:
         pushing = err.wait_for(f"docker push {alpha_tag}", timeout=240)
         client = wait_for_process(first.pid, f"push {alpha_tag}")  # started, not just echoed
+        beta_pushed = wait_until(lambda: app.registry.digest("demo/beta", V1) is not None)
         unfinished = app.registry.digest("demo/alpha", V1) is None
     finally:
         killed = kill_tree(first)  # SIGKILL, every process of the tree, as a crash would
     assert pushing is not None and client is not None, err.text
     assert unfinished, "alpha's push was over before the kill: nothing was left to resume"
+    assert beta_pushed, "beta's small push did not finish first"
     assert any(f"push {alpha_tag}" in line for line in killed), killed  # the client died too
     assert not any(f"push {alpha_tag}" in cmdline(pid) for pid in all_pids())
     assert "traffic switched" not in err.text  # killed before the deploy
@@ -92,7 +105,7 @@ def test_a_release_killed_while_pushing_resumes_with_break_lock(app: ReleaseApp)
     assert (kind, tagged) == ("tag", head)
     missing = settled_missing(app)
     print(f"\nkilled: {killed}\nnot in the registry after the kill: {sorted(missing)}")
-    assert "alpha" in missing  # the engine dropped the push of the killed client
+    assert missing == {"alpha"}  # the engine dropped the push of the killed client
     assert pushes_logged(app, alpha_tag) == []  # the killed push never completed
 
     refused = app.invoke("release", "--version", V1)
