@@ -101,9 +101,11 @@ class Local:
     def secrets(self) -> dict[str, dict[str, str]]:
         return DotenvSecrets.for_environment(self.config, self.env, self.runner).values()
 
-    def deploy(self, version: Version, images: dict[str, str]) -> float:
+    def deploy(self, version: Version, images: dict[str, str],
+               target: LocalTarget | None = None) -> float:
+        """The one call of LocalTarget.deploy in this module (TARGET: another runner's)."""
         started = time.monotonic()
-        self.target.deploy(version, images, self.secrets())
+        (target or self.target).deploy(version, images, self.secrets())
         return time.monotonic() - started
 
     def containers(self, *labels: str) -> list[dict[str, object]]:
@@ -321,7 +323,7 @@ def test_dry_run_deploy_runs_nothing(make_local: Callable[..., Local]) -> None:
     local = make_local()
     images = local.images(V1)
     dry = Runner(dry_run=True)
-    LocalTarget(local.config, local.env, dry).deploy(V1, images, local.secrets())
+    local.deploy(V1, images, target=LocalTarget(local.config, local.env, dry))
     verbs = [" ".join(argv[1:3]) for argv in dry.planned]
     assert any(v.startswith("run --detach") for v in verbs), dry.planned
     assert any("-s reload" in " ".join(argv) for argv in dry.planned)
