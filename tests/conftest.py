@@ -258,7 +258,8 @@ class LocalRegistryProcess:
         config = self.home / "config.yml"
         config.write_text(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {self.home / 'data'}\nhttp:\n  addr: 127.0.0.1:{self.port}\n"
+            f"    rootdirectory: {self.home / 'data'}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n"
         )
         log = (self.home / "registry.log").open("ab")
         self.proc = subprocess.Popen(("docker-registry", "serve", str(config)), stdout=log,
@@ -277,6 +278,15 @@ class LocalRegistryProcess:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+    def delete_manifest(self, repo: str, digest: str) -> None:
+        """DELETE /v2/REPO/manifests/DIGEST (the registry runs with delete enabled)."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.url}/v2/{repo}/manifests/{digest}",
+                                         method="DELETE")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202, response.status
 
     def digest(self, repo: str, tag: str) -> str | None:
         """Docker-Content-Digest straight from the registry API (not through shipyard)."""

@@ -26,9 +26,10 @@ from shipyard.pipeline.context import RunContext
 from shipyard.secrets.dotenv import DotenvSecrets
 from shipyard.targets.base import DeployError, DeployPlan, ServicePlan
 from shipyard.targets.local import LocalTarget
+from shipyard.targets.local import proxy as proxy_module
 from shipyard.version import Version
 from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke, require_tool
-from tests.integration.release_fixtures import Load
+from tests.integration.release_fixtures import Load, http_get, write_service
 
 pytestmark = pytest.mark.integration
 
@@ -106,9 +107,11 @@ class Local:
     def verify(self, version: Version) -> None:
         self.target.verify(DeployPlan(version, tuple(ServicePlan(s, "") for s in self.ports)))
 
-    def deploy(self, version: Version, images: dict[str, str]) -> float:
+    def deploy(self, version: Version, images: dict[str, str],
+               target: LocalTarget | None = None) -> float:
+        """The one call of LocalTarget.deploy in this module (TARGET: another runner's)."""
         started = time.monotonic()
-        self.target.deploy(self.plan(version, images))
+        (target or self.target).deploy(self.plan(version, images))
         return time.monotonic() - started
 
     def containers(self, *labels: str) -> list[dict[str, object]]:
@@ -131,7 +134,10 @@ def make_local(images_app: AppRepo, registry: LocalRegistryProcess
         ports = {"alpha": free_port(), "beta": free_port()}
         (images_app.work / "shipyard.toml").write_text(
             CONFIG.format(registry=registry.port, keep=keep, **ports))
-        images_app.git("commit", "-q", "-am", "local target config")
+        for name in ports:
+            write_service(images_app.work / name)  # /version, /healthz and /cgi-bin/slow
+        images_app.git("add", "-A")
+        images_app.git("commit", "-q", "-m", "local target config")
         canary = f"canary-{uuid.uuid4().hex}"
         secrets_file = images_app.work / ".shipyard" / "secrets" / "local.env"
         secrets_file.parent.mkdir(parents=True, exist_ok=True)
@@ -164,13 +170,15 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     first = local.deploy(V1, v1)
     print(f"\ntiming: first two-service deploy (new containers, proxy start): {first:.2f}s")
 
-    with Load(list(local.ports.values()), cap=200, pause=0.015) as load:
+    local.echoed.clear()
+    with Load(list(local.ports.values()), slow=1, slow_path="/cgi-bin/slow?0.5",
+              pause=0.01) as load:
         switch = local.deploy(V2, v2)
-    print(f"timing: two-service deploy v1 -> v2 under load: {switch:.2f}s")
-    answers = load.everything()
-    assert [a for a in answers if a.startswith("FAILED")] == []
-    assert set(answers) == {"v1.0.0", "v2.0.0"}
-    assert all(a[-1] == "v2.0.0" for a in load.answers.values())
+    print(f"timing: two-service deploy v1 -> v2 under load: {switch:.2f}s, "
+          f"{load.rate():.0f} req/s")
+    load.check_switch("v1.0.0", "v2.0.0")
+    assert load.last() == ["v2.0.0", "v2.0.0"]
+    assert len([line for line in local.echoed if line.endswith("-s reload")]) == 1
     local.verify(V2)
 
     local.echoed.clear()
@@ -182,13 +190,14 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     assert all(len(names) == 1 for names in kept.values()), kept
     created = {name: docker("inspect", "--format", "{{.Created}}", names[0])
                for name, names in kept.items()}
-    with Load(list(local.ports.values()), cap=200, pause=0.015) as load:
+    local.echoed.clear()
+    with Load(list(local.ports.values()), slow=1, slow_path="/cgi-bin/slow?0.5",
+              pause=0.01) as load:
         rollback = local.deploy(V1, v1)
-    print(f"timing: two-service rollback v2 -> v1 under load: {rollback:.2f}s")
-    answers = load.everything()
-    assert [a for a in answers if a.startswith("FAILED")] == []
-    assert set(answers) == {"v1.0.0", "v2.0.0"}
-    assert all(a[-1] == "v1.0.0" for a in load.answers.values())
+    print(f"timing: two-service rollback v2 -> v1 under load: {rollback:.2f}s, "
+          f"{load.rate():.0f} req/s")
+    load.check_switch("v2.0.0", "v1.0.0")
+    assert load.last() == ["v1.0.0", "v1.0.0"]
     assert rollback < ROLLBACK_BAR
     verbs = [line.split()[1] for line in local.echoed if "docker" in line.split()[0]]
     assert "start" in verbs and "run" not in verbs, local.echoed
@@ -208,15 +217,14 @@ def test_failed_health_check_leaves_traffic_alone(make_local: Callable[..., Loca
     local.app.git("commit", "-q", "-am", "alpha loses /healthz")
     broken = local.images(V3)
 
-    with Load(list(local.ports.values()), cap=200, pause=0.015) as load, \
-            pytest.raises(DeployError) as failure:
+    with Load(list(local.ports.values())) as load, pytest.raises(DeployError) as failure:
         local.deploy(V3, broken)
     assert failure.value.service == "alpha"
     assert "/healthz" in failure.value.message and "health check" in failure.value.message
     assert "alpha starting without /healthz token=***" in failure.value.logs
     leaked = local.canary in failure.value.logs
     assert not leaked, "the secret reached the log tail unmasked"
-    assert set(load.everything()) == {"v2.0.0"}
+    assert load.failures() == [] and set(load.everything()) == {"v2.0.0"}
     local.verify(V2)
     assert {r.version for r in local.target.current().values()} == {"v2.0.0"}
     assert local.containers("dev.shipyard.version=v3.0.0") == []
@@ -324,7 +332,7 @@ def test_dry_run_deploy_runs_nothing(make_local: Callable[..., Local]) -> None:
     local = make_local()
     images = local.images(V1)
     dry = Runner(dry_run=True)
-    LocalTarget(RunContext(local.config, local.env, dry)).deploy(local.plan(V1, images))
+    local.deploy(V1, images, target=LocalTarget(RunContext(local.config, local.env, dry)))
     verbs = [" ".join(argv[1:3]) for argv in dry.planned]
     assert any(v.startswith("run --detach") for v in verbs), dry.planned
     assert any("-s reload" in " ".join(argv) for argv in dry.planned)
@@ -354,3 +362,35 @@ def test_deploy_pulls_a_missing_image_by_digest(make_local: Callable[..., Local]
     local.deploy(V1, images)
     local.verify(V1)
     assert {name: r.image for name, r in local.target.current().items()} == images
+
+
+def test_a_request_longer_than_the_drain_bound(make_local: Callable[..., Local],
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    """The switch waits for the old nginx worker for at most DRAIN_SECONDS + 5 s. A request
+    still in flight then holds it longer: the switch says so and goes on, and the request is
+    cut when its revision is stopped. (The old worker runs with the config it started with,
+    worker_shutdown_timeout 30s; this deploy's bound is lowered to 1 + 5 s.)"""
+    local = make_local()
+    v1, v2 = local.images(V1), local.images(V2)
+    local.deploy(V1, v1)
+    monkeypatch.setattr(proxy_module, "DRAIN_SECONDS", 1)
+    answers: list[object] = []
+
+    def slow_request() -> None:
+        try:
+            answers.append(http_get(local.ports["alpha"], "/cgi-bin/slow?20", timeout=40))
+        except Exception as exc:  # noqa: BLE001 - what the client saw is the result
+            answers.append(f"{type(exc).__name__}: {exc}")
+
+    client = threading.Thread(target=slow_request, daemon=True)
+    client.start()
+    time.sleep(1.0)  # in flight on the old worker, answered by the v1 revision
+    capfd.readouterr()
+    took = local.deploy(V2, v2)
+    err = capfd.readouterr().err
+    client.join(timeout=40)
+    assert "local proxy: old nginx workers still busy after 1s" in err, err
+    assert 6.0 <= took < 10.0, took  # the bound, plus starting and stopping revisions
+    assert answers and answers[0] != (200, "v1.0.0"), answers  # cut, not answered
+    assert all(http_get(port) == (200, "v2.0.0") for port in local.ports.values())

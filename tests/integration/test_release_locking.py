@@ -7,8 +7,11 @@ Each `invoke` runs as its own process, as when two people (or a crash) are invol
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -16,14 +19,49 @@ from tests.integration.release_fixtures import (
     SERVICES,
     Lines,
     ReleaseApp,
+    cmdline,
     commands,
+    descendants,
     kill_group,
+    kill_tree,
     table,
 )
 
 pytestmark = pytest.mark.integration
 
 V1, V2, V3 = "v1.0.0", "v2.0.0", "v3.0.0"
+
+
+def all_pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def wait_until(done: Callable[[], bool], timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def wait_for_process(root: int, needle: str, timeout: float = 30) -> int | None:
+    """The pid of a descendant of ROOT whose command line holds NEEDLE, once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in descendants(root):
+            if needle in cmdline(pid):
+                return pid
+        time.sleep(0.005)
+    return None
+
+
+def pushes_logged(app: ReleaseApp, ref: str) -> list[dict[str, object]]:
+    """Completed `docker push REF` commands in .shipyard/logs/commands.log (the runner logs
+    a command when it ends, with its exit code)."""
+    log = app.state / "logs" / "commands.log"
+    entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [e for e in entries if str(e["argv"]).endswith(f" push {ref}")]
 
 
 def settled_missing(app: ReleaseApp) -> set[str]:
@@ -40,20 +78,35 @@ def settled_missing(app: ReleaseApp) -> set[str]:
 
 
 def test_a_release_killed_while_pushing_resumes_with_break_lock(app: ReleaseApp) -> None:
-    head = app.repo.git("rev-parse", "HEAD")
+    """kill -9 of the whole process tree (the runner starts every command in a session of its
+    own, so killing the process group alone would leave `docker push` running) once beta's
+    small push is in the registry and alpha's has provably not finished: its large layer is
+    still on the way and the registry does not list its tag. The rerun must push what is
+    missing (alpha), and only that."""
+    head = app.knobs("alpha: a 48 MiB layer, so its push takes a while",
+                     alpha={"BLOB_MB": "48"})
     first = app.popen("release", "--version", V1)
     err = Lines(first.stderr)
+    alpha_tag = f"127.0.0.1:{app.registry.port}/demo/alpha:{V1}"
     try:
-        pushing = err.wait_for("docker push ")
-        time.sleep(0.1)  # the push is under way
+        pushing = err.wait_for(f"docker push {alpha_tag}", timeout=240)
+        client = wait_for_process(first.pid, f"push {alpha_tag}")  # started, not just echoed
+        beta_pushed = wait_until(lambda: app.registry.digest("demo/beta", V1) is not None)
+        unfinished = app.registry.digest("demo/alpha", V1) is None
     finally:
-        kill_group(first)  # SIGKILL, the whole process group, as a crash or `kill -9` would
-    assert pushing is not None, err.text
+        killed = kill_tree(first)  # SIGKILL, every process of the tree, as a crash would
+    assert pushing is not None and client is not None, err.text
+    assert unfinished, "alpha's push was over before the kill: nothing was left to resume"
+    assert beta_pushed, "beta's small push did not finish first"
+    assert any(f"push {alpha_tag}" in line for line in killed), killed  # the client died too
+    assert not any(f"push {alpha_tag}" in cmdline(pid) for pid in all_pids())
     assert "traffic switched" not in err.text  # killed before the deploy
     kind, tag_object, tagged = app.remote_tag(V1)
     assert (kind, tagged) == ("tag", head)
     missing = settled_missing(app)
-    print(f"\nnot in the registry after the kill: {sorted(missing) or 'none'}")
+    print(f"\nkilled: {killed}\nnot in the registry after the kill: {sorted(missing)}")
+    assert missing == {"alpha"}  # the engine dropped the push of the killed client
+    assert pushes_logged(app, alpha_tag) == []  # the killed push never completed
 
     refused = app.invoke("release", "--version", V1)
     assert refused.code == 1, refused.text
@@ -72,6 +125,8 @@ def test_a_release_killed_while_pushing_resumes_with_break_lock(app: ReleaseApp)
     built = table(resumed.out, f"build {V1}")
     assert {name: row[-1] for name, row in built.items()} == {n: "reused" for n in SERVICES}
     pushes = [c for c in commands(resumed.text, "docker") if c.split()[1] == "push"]
+    assert pushes, "the rerun pushed nothing"
+    assert [entry["exit"] for entry in pushes_logged(app, alpha_tag)] == [0]  # the rerun's
     assert sorted(c.split()[-1].split("/")[-1] for c in pushes) == sorted(
         f"{name}:{V1}" for name in missing)
     pushed = table(resumed.out, f"push {V1}")

@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from shipyard.config import Service
 from shipyard.errors import CommandError
@@ -85,14 +85,14 @@ class Rollout:
                 return Started(plan, Upstream(plan.name, 0), action)
             port = self.containers.port(plan.name, plan.service.port)
         except CommandError as exc:
+            exited = self._exited(plan.name)
+            if exited is not None:  # `docker port` fails on a container that already exited
+                self._refuse(plan, f"exited at once (exit code {exited})")
             raise DeployError(f"{name}: {exc.message}", service=name, logs=exc.stderr_tail,
                               hint=exc.hint) from None
         problem = self._check(plan, port)
         if problem:
-            raise DeployError(f"{name}: new revision {plan.name} {problem}", service=name,
-                              logs=self.containers.logs(plan.name),
-                              hint="traffic was not switched; the serving revisions are "
-                                   "untouched. Fix the image and release a new version")
+            self._refuse(plan, problem)
         console.note(f"{name}: {action} {plan.name}, healthy in "
                      f"{time.monotonic() - began:.1f}s")
         return Started(plan, Upstream(plan.name, port), action)
@@ -110,6 +110,18 @@ class Rollout:
             answer = self.runner.redactor(body.strip())[:40]
             return f"answered {service.version_path} with {status} {answer!r}, not {plan.version}"
         return None
+
+    def _refuse(self, plan: Plan, problem: str) -> NoReturn:
+        """DeployError for a new revision that will not serve, with its own log tail."""
+        raise DeployError(f"{plan.service.name}: new revision {plan.name} {problem}",
+                          service=plan.service.name, logs=self.containers.logs(plan.name),
+                          hint="traffic was not switched; the serving revisions are "
+                               "untouched. Fix the image and release a new version")
+
+    def _exited(self, name: str) -> int | None:
+        """The exit code of a revision container that has stopped, None while it runs."""
+        found = self.containers.get(name)
+        return None if found is None or found.running else found.exit_code
 
     def _alive(self, name: str) -> bool:
         found = self.containers.get(name)
