@@ -81,6 +81,10 @@ class FakeRunner(Runner):
     def fail(self, prefix: Sequence[str], stderr: str, code: int = 1) -> None:
         self.on(prefix, Reply(code, "", stderr))
 
+    def drop(self, prefix: Sequence[str]) -> None:
+        """Forget the rules made for exactly this prefix (a failure that went away)."""
+        self._rules = [rule for rule in self._rules if rule[0] != tuple(prefix)]
+
     @property
     def argvs(self) -> list[Argv]:
         return [call.argv for call in self.executed]
