@@ -48,7 +48,7 @@ def _app_repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def git_fakes(_app_repo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
               ) -> Fakes:
     """A copy of the template repo (tmp_path/app, origin = tmp_path/remote.git) where git
-    really runs; the tag stage runs git in the working directory, so that is the repo too."""
+    really runs, entered as a user would (cd app)."""
     for name in ("app", "remote.git"):
         shutil.copytree(_app_repo_template / name, tmp_path / name, symlinks=True)
     config = tmp_path / "app" / ".git" / "config"

@@ -129,3 +129,4 @@ def test_a_dry_run_only_queries_and_writes_nothing(git_fakes: Fakes) -> None:
     assert plan.images() == {name: f"{REGISTRY}/{name}@{PLANNED_DIGEST}"
                              for name in ("api", "web")}
     assert fakes.target.serving == {}
+
