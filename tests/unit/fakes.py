@@ -49,8 +49,10 @@ def _tool(name: str) -> str:
 
 def matches(argv: Sequence[str], prefix: Sequence[str]) -> bool:
     """`prefix` starts `argv`; the tool is compared by its basename (docker, trivy, git)."""
-    if len(argv) < len(prefix) or not prefix:
-        return not prefix
+    if not prefix:
+        return True
+    if len(argv) < len(prefix):
+        return False
     return _tool(argv[0]) == _tool(prefix[0]) and tuple(argv[1:len(prefix)]) == tuple(prefix[1:])
 
 
@@ -65,6 +67,12 @@ def option(argv: Sequence[str], name: str) -> list[str]:
 
 @dataclass
 class FakeRunner(Runner):
+    """Runner.run as it is (dry run, checks, retries, redaction); only `_execute` is faked.
+
+    `on(prefix, reply)` scripts an answer: a Reply, or a callable that may change fake state
+    (write the --iidfile, push to the FakeRegistry) and returns a Reply or None to pass. An
+    argv no rule answers fails the test. `executed` keeps every call in order."""
+
     backoff: float = 0.0  # retries do not sleep
     real: tuple[str, ...] = ()  # tools that do run (git, in a tmp repo)
     executed: list[Call] = field(default_factory=list)
