@@ -48,6 +48,11 @@ class GitRepo:
         return cls(repo)
 
     @property
+    def root(self) -> Path:
+        """The work tree: where git commands about this repo run (not the process's cwd)."""
+        return Path(str(self.repo.working_tree_dir))
+
+    @property
     def head(self) -> str:
         try:
             return self.repo.head.commit.hexsha
@@ -159,7 +164,7 @@ def git_timeout() -> float:
 
 
 def run_remote(runner: Runner, argv: Sequence[str], remote: str, *, mutates: bool = False,
-               retries: int = 2, hint: str | None = None) -> Result:
+               retries: int = 2, hint: str | None = None, cwd: Path | None = None) -> Result:
     """Run a git command that talks to `remote`, bounded by git_timeout().
 
     A failure is retried (with the runner's backoff); a timeout is not: a remote that did
@@ -169,20 +174,22 @@ def run_remote(runner: Runner, argv: Sequence[str], remote: str, *, mutates: boo
     for attempt in range(retries + 1):
         started = time.monotonic()
         try:
-            return runner.run(argv, mutates=mutates, timeout=timeout,
+            return runner.run(argv, mutates=mutates, timeout=timeout, cwd=cwd,
                               hint=hint or f"check that {remote} is reachable, then rerun")
         except CommandError as exc:
             if exc.returncode is None and time.monotonic() - started >= timeout:
-                raise _no_answer(runner, exc, remote, timeout, push=argv[1] == "push") from None
+                raise _no_answer(runner, exc, remote, timeout, push=argv[1] == "push",
+                                 cwd=cwd) from None
             if attempt == retries:
                 raise
         time.sleep(runner.backoff * 2 ** attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _no_answer(runner: Runner, exc: CommandError, remote: str, timeout: float, *, push: bool
-               ) -> CommandError:
-    found = runner.run(gitcmd.remote_url(remote, push=push), mutates=False, check=False)
+def _no_answer(runner: Runner, exc: CommandError, remote: str, timeout: float, *, push: bool,
+               cwd: Path | None) -> CommandError:
+    found = runner.run(gitcmd.remote_url(remote, push=push), mutates=False, check=False,
+                       cwd=cwd)
     url = re.sub(r"//[^/@]*@", "//***@", found.stdout.strip()) or "?"  # no user:token@
     return CommandError(
         f"{remote} ({url}) did not answer within {timeout:g}s: {runner.quote(exc.argv)}",

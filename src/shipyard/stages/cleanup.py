@@ -42,8 +42,8 @@ def cleanup_branch(
                          hint=f"protected branches: {', '.join(protected)} (shipyard.toml)")
     repo = GitRepo.open(config.root)
     repo.require_remote(remote)
-    run_remote(runner, gitcmd.fetch(remote), remote)
-    out = run_remote(runner, gitcmd.ls_remote_branch(remote, branch), remote)
+    run_remote(runner, gitcmd.fetch(remote), remote, cwd=repo.root)
+    out = run_remote(runner, gitcmd.ls_remote_branch(remote, branch), remote, cwd=repo.root)
     remote_sha = parse_ls_remote_branch(out.stdout, branch)
     local_sha = repo.local_branch(branch)
     if remote_sha is None and local_sha is None:
@@ -55,9 +55,10 @@ def cleanup_branch(
         _require_merged(repo, remote, release, branch, (("remote", remote_sha),
                                                         ("local", local_sha)))
     if remote_sha is not None:
-        run_remote(runner, gitcmd.delete_remote_branch(remote, branch), remote, mutates=True)
+        run_remote(runner, gitcmd.delete_remote_branch(remote, branch), remote, mutates=True,
+                   cwd=repo.root)
     if local_sha is not None:
-        runner.run(gitcmd.delete_local_branch(branch))
+        runner.run(gitcmd.delete_local_branch(branch), cwd=repo.root)
     done = [f"deleted {remote}/{branch}"] if remote_sha else []
     if local_sha:
         done.append(f"deleted local {branch}")

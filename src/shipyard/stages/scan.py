@@ -121,7 +121,12 @@ class ImageScanner:
         data = json.loads(report.read_text(encoding="utf-8"))
         renamed = bool(image_id) and data.get("ArtifactName") != ref
         if renamed:  # scanned by id; the id stays in Metadata.ImageID, the name says what it is
+            scanned = str(data.get("ArtifactName") or image_id)
             data["ArtifactName"] = ref
+            for result in data.get("Results") or []:  # trivy names these after the image too
+                target = str(result.get("Target", ""))
+                if target == scanned or target.startswith(f"{scanned} ("):
+                    result["Target"] = ref + target[len(scanned):]
         if scan_gate.scrub(data) or renamed:
             write_json(report, data)
         self.runner.run(trivycmd.sbom(self.trivy, report, sbom), timeout=600)

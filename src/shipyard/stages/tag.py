@@ -43,13 +43,13 @@ def tag_release(
 
     created = pushed = fetched = False
     if local is None and remote_tag is not None:
-        run_remote(runner, gitcmd.fetch_tag(remote, tag), remote, mutates=True)
+        run_remote(runner, gitcmd.fetch_tag(remote, tag), remote, mutates=True, cwd=repo.root)
         fetched = True
     elif local is None:
-        runner.run(gitcmd.tag_annotated(tag, message))
+        runner.run(gitcmd.tag_annotated(tag, message), cwd=repo.root)
         created = True
     if push and remote_tag is None:
-        run_remote(runner, gitcmd.push_tag(remote, tag), remote, mutates=True,
+        run_remote(runner, gitcmd.push_tag(remote, tag), remote, mutates=True, cwd=repo.root,
                    hint=f"check that you may push tags to {remote}, then rerun")
         pushed = True
     return TagResult(version, head, created, pushed,
@@ -82,7 +82,7 @@ def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None
     if remote is None:
         return head
     repo.require_remote(remote)
-    run_remote(runner, gitcmd.fetch(remote), remote)
+    run_remote(runner, gitcmd.fetch(remote), remote, cwd=repo.root)
     tracking = f"{remote}/{branch}"
     if repo.resolve(tracking) is None:
         raise ShipyardError(f"{remote} has no branch {branch}",
@@ -115,7 +115,7 @@ def _require_released_here(repo: GitRepo, runner: Runner, branch: str, remote: s
             f"HEAD is detached at {tag}: without the remote shipyard cannot check that it "
             f"is on {branch}", hint="rerun without --no-push (an existing tag is not pushed)")
     tracking = f"{remote}/{branch}"
-    run_remote(runner, gitcmd.fetch_branch(remote, branch), remote,
+    run_remote(runner, gitcmd.fetch_branch(remote, branch), remote, cwd=repo.root,
                hint=f"check that {remote} is reachable and has a branch {branch}, then rerun")
     on_branch = repo.contains(head, tracking)
     if on_branch is None:
@@ -133,14 +133,14 @@ def _existing(repo: GitRepo, runner: Runner, remote: str | None, tag: str, head:
               ) -> tuple[TagRef | None, TagRef | None]:
     """The tag here and on the remote (None: not asked or absent); refused unless on HEAD."""
     local = repo.local_tag(tag)
-    remote_tag = _remote_tag(runner, remote, tag) if remote else None
+    remote_tag = _remote_tag(repo, runner, remote, tag) if remote else None
     _refuse_elsewhere(local, "locally", tag, head)
     _refuse_elsewhere(remote_tag, f"on {remote}", tag, head)
     return local, remote_tag
 
 
-def _remote_tag(runner: Runner, remote: str, tag: str) -> TagRef | None:
-    out = run_remote(runner, gitcmd.ls_remote_tag(remote, tag), remote)
+def _remote_tag(repo: GitRepo, runner: Runner, remote: str, tag: str) -> TagRef | None:
+    out = run_remote(runner, gitcmd.ls_remote_tag(remote, tag), remote, cwd=repo.root)
     return parse_ls_remote_tag(out.stdout, tag)
 
 
