@@ -1,4 +1,4 @@
-"""Local deploy and rollback times for the sample app's two services (part of `nox -s bench`).
+"""Local deploy and rollback times for the sample app's two services, and their report rows.
 
 A scratch copy of examples/meta-ad-studio on free ports, driven through the CLI as a user
 would: each repetition builds and pushes a new version (not timed), then times
@@ -17,7 +17,8 @@ import time
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .basics import ROOT, fmt, median
+
 SAMPLE = ROOT / "examples" / "meta-ad-studio"
 IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@shipyard.invalid",
             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@shipyard.invalid"}
@@ -94,3 +95,33 @@ class DeployBench:
         if (self.app / "shipyard.toml").exists():
             subprocess.run((sys.executable, "-m", "invoke", "local-down"), cwd=self.app,
                            env=self.env, capture_output=True, check=False)
+
+
+def deploy_rows(base: Path, pythonpath: str, repeats: int) -> list[str]:
+    """Local deploy and rollback of the sample app's two services."""
+    bench = DeployBench(base, pythonpath)
+    deploys: list[float] = []
+    rollbacks: list[float] = []
+    try:
+        bench.create()
+        for _ in range(repeats):
+            deploy, rollback = bench.repetition()
+            deploys.append(deploy)
+            rollbacks.append(rollback)
+    finally:
+        bench.close()
+    verdict = "PASS" if median(rollbacks) <= ROLLBACK_BAR else "FAIL"
+    return [
+        "Two services (the sample app), each run a whole `invoke` command as a user types it; "
+        f"{repeats} repetitions, each with a new version built and pushed first (not timed).",
+        "",
+        "| run | median s | min s | max s |",
+        "|---|---:|---:|---:|",
+        f"| `invoke deploy --version V` (new revisions) | {fmt(median(deploys))} | "
+        f"{fmt(min(deploys))} | {fmt(max(deploys))} |",
+        f"| `invoke rollback` (kept revisions restarted) | {fmt(median(rollbacks))} | "
+        f"{fmt(min(rollbacks))} | {fmt(max(rollbacks))} |",
+        "",
+        f"- **{verdict}** rollback ≤ {ROLLBACK_BAR:g} s: median {fmt(median(rollbacks))} s "
+        f"(max {fmt(max(rollbacks))} s)",
+    ]

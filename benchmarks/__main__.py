@@ -1,10 +1,10 @@
 """Benchmark `invoke build` + `invoke push` on this machine and write docs/benchmarks.md.
 
-    nox -s bench                                          # the full run (< 10 min on 2 cores)
-    python scripts/bench.py --repeats 1 --sizes 1 --no-write  # a quick look while developing
+    nox -s bench                                           # the full run (< 10 min on 2 cores)
+    python -m benchmarks --repeats 1 --sizes 1 --no-write  # a quick look while developing
 
 For N = 1, 2 and 4 generated services, each in its own scratch app (a git repo with a bare
-remote and a shipyard.toml whose `local` environment points at a registry this script starts on
+remote and a shipyard.toml whose `local` environment points at a registry the bench starts on
 a free 127.0.0.1 port), it measures, interleaved and repeated:
 
   cold --jobs 1    new service contents and a new version: every image is built and pushed
@@ -25,17 +25,16 @@ import time
 import uuid
 from collections.abc import Sequence
 
-# benchkit sits next to this file: run as a script, scripts/ is first on sys.path.
-from benchkit.app import App
-from benchkit.basics import ROOT, BenchError, log
-from benchkit.deploy import deploy_rows
-from benchkit.registry import BenchRegistry
-from benchkit.report import DOC, machine, report, write_doc
-from benchkit.schedule import BUDGET_MINUTES, MIN_REPEATS, REPEATS, measure
-from benchkit.scratch import prune_build_cache, remove_images, scratch, snapshot_sources
-
 from shipyard.exec import tools
 from shipyard.exec.runner import Runner
+
+from .app import App
+from .basics import ROOT, BenchError, log
+from .deploy import deploy_rows
+from .registry import BenchRegistry
+from .report import DOC, machine, report, write_doc
+from .schedule import BUDGET_MINUTES, MIN_REPEATS, REPEATS, measure
+from .scratch import prune_build_cache, remove_images, scratch, snapshot_sources
 
 SIZES = (1, 2, 4)
 SPIN = 1_200_000  # busybox sh loop iterations: about 1.3 s of CPU here
@@ -50,7 +49,7 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=parse_sizes, default=list(SIZES),
                         help="service counts, comma-separated (default: 1,2,4)")
