@@ -1,7 +1,7 @@
 """Benchmark `invoke build` + `invoke push` on this machine and write docs/benchmarks.md.
 
-    nox -s bench                                           # the full run (< 10 min on 2 cores)
-    python -m benchmarks --repeats 1 --sizes 1 --no-write  # a quick look while developing
+    nox -s bench                    # the full run (< 10 min on 2 cores)
+    python -m benchmarks --quick    # a check that it works, while developing (writes nothing)
 
 For N = 1, 2 and 4 generated services, each in its own scratch app (a git repo with a bare
 remote and a shipyard.toml whose `local` environment points at a registry the bench starts on
@@ -37,6 +37,7 @@ from .schedule import BUDGET_MINUTES, MIN_REPEATS, REPEATS, measure
 from .scratch import prune_build_cache, remove_images, scratch, snapshot_sources
 
 SIZES = (1, 2, 4)
+DEPLOY_REPEATS = max(MIN_REPEATS, 3)
 SPIN = 1_200_000  # busybox sh loop iterations: about 1.3 s of CPU here
 DATA_MB = 16  # generated (incompressible) data per image, so the push moves real bytes
 
@@ -51,11 +52,15 @@ def parse_sizes(text: str) -> list[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=parse_sizes, default=list(SIZES),
+    parser.add_argument("--sizes", type=parse_sizes,
                         help="service counts, comma-separated (default: 1,2,4)")
-    parser.add_argument("--repeats", type=int, default=REPEATS,
+    parser.add_argument("--repeats", type=int,
                         help=f"repetitions of every measurement (default: up to {REPEATS}, "
                              f"at least {MIN_REPEATS}, as the budget allows)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one repetition of everything (deploy and rollback too) at N=1 "
+                             "unless --sizes or --repeats say otherwise, and --no-write: shows "
+                             "that the bench works, not how fast shipyard is")
     parser.add_argument("--budget-min", type=float, default=BUDGET_MINUTES,
                         help="stop repeating (after the minimum) when another repetition would "
                              f"pass this many minutes (default: {BUDGET_MINUTES:g})")
@@ -73,8 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch apps and registry data (images are removed)")
     args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = [1] if args.quick else list(SIZES)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else REPEATS
     if args.repeats < 1:
         parser.error("--repeats must be 1 or more")
+    args.no_write = args.no_write or args.quick
 
     started = time.monotonic()
     build_env = tools.docker_client(Runner()).build_env
@@ -94,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 apps.append(app)
             results = measure(apps, args.repeats, args.budget_min * 60, build_env)
             log("local deploy and rollback of the sample app")
-            results.deploy_rows = deploy_rows(base, pythonpath, max(MIN_REPEATS, 3))
+            results.deploy_rows = deploy_rows(base, pythonpath,
+                                              1 if args.quick else DEPLOY_REPEATS)
         except BenchError as exc:
             log(f"error: {exc}")
             return 1
