@@ -10,8 +10,8 @@ a free 127.0.0.1 port), it measures, interleaved and repeated:
   cold --jobs 1    new service contents and a new version: every image is built and pushed
   cold default     the same with shipyard's default --jobs
   warm re-run      build + push again for the version just pushed: nothing may be built or pushed
-  raw loop         shipyard's own `docker build` / `docker push` argv (read from its `→` lines),
-                   run one after the other from Python, with nothing of shipyard around them
+  raw loop         shipyard's own `docker build` / `docker push` argv (read from its command
+                   log), run one after the other from Python, with nothing of shipyard around them
 
 and reports medians (min-max), the bars, and where shipyard's own time goes.
 """

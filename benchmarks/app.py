@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shipyard import config as config_mod
 from shipyard.build import images, inputs
@@ -32,38 +32,16 @@ RUN : {marker} && i=0; while [ "$i" -lt {spin} ]; do i=$((i + 1)); done \\
 CMD ["cat", "/version"]
 """
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-JOBS_IN_TITLE = re.compile(r"(\d+) job\(s\)")
-
-
 @dataclass
 class Invocation:
     args: tuple[str, ...]
     seconds: float
     out: str
     err: str
-    commands: list[tuple[str, float]]  # (argv as shipyard logged it, seconds)
+    commands: list[tuple[str, float]]  # (argv as shipyard logged it, seconds), every attempt
     hits: list[tuple[str, str, str]]  # registry requests during the invocation
+    ran: list[list[str]]  # the argv of each command that exited 0, in order
 
-    @property
-    def echoed(self) -> list[list[str]]:
-        """The state-changing commands shipyard announced with `→` (as it ran them)."""
-        lines = (ANSI.sub("", line) for line in self.err.splitlines())
-        return [shlex.split(line[2:]) for line in lines if line.startswith("→ ")]
-
-    def rows(self) -> dict[str, list[str]]:
-        """The summary table's rows by service (first column)."""
-        found = {}
-        for line in self.out.splitlines():
-            if "│" in line:
-                cells = [cell.strip() for cell in line.split("│")[1:-1]]
-                if cells and cells[0] not in ("", "service"):
-                    found[cells[0]] = cells
-        return found
-
-    def jobs(self) -> int | None:
-        found = JOBS_IN_TITLE.search(self.out)
-        return int(found[1]) if found else None
 
 
 @dataclass
@@ -92,6 +70,12 @@ class App:
     @property
     def command_log(self) -> Path:
         return self.work / ".shipyard" / "logs" / "commands.log"
+
+    def record(self, version: str) -> dict[str, Any]:
+        """The release record shipyard keeps for VERSION (.shipyard/releases/VERSION.json)."""
+        path = self.work / ".shipyard" / "releases" / f"{version}.json"
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
 
     def create(self) -> None:
         remote = self.base / "remote.git"
@@ -147,15 +131,17 @@ class App:
             raise BenchError(f"invoke {shlex.join(args)} failed in {self.work} "
                              f"(exit {done.returncode}):\n{done.stdout[-1500:]}"
                              f"{done.stderr[-1500:]}")
-        commands = []
+        commands, ran = [], []
         if self.command_log.exists():
             with self.command_log.open("rb") as stream:
                 stream.seek(log_mark)
                 for line in stream.read().decode().splitlines():
                     entry = json.loads(line)
                     commands.append((str(entry["argv"]), float(entry["seconds"])))
+                    if entry["exit"] == 0:
+                        ran.append(shlex.split(entry["argv"]))
         return Invocation(args, seconds, done.stdout, done.stderr, commands,
-                          self.registry.hits_since(reg_mark))
+                          self.registry.hits_since(reg_mark), ran)
 
     def input_digests(self, version: str) -> dict[str, str]:
         """Each service's input digest, computed by shipyard's own code (for the raw images)."""

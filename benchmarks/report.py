@@ -44,9 +44,9 @@ def machine(build_env: dict[str, str]) -> list[str]:
 
 
 def probes_remembered() -> bool:
-    """Whether every docker client shipyard would probe has its answer cached (tools._probe),
-    so that measured processes start no probe at all."""
-    return all(tools._cached(path) is not False for path in tools._candidates())
+    """Whether every docker client shipyard would probe has its answer remembered, so that
+    measured processes start no probe at all."""
+    return not tools.unprobed_clients()
 
 
 def overhead_rows(results: Results, sizes: Sequence[int]) -> list[str]:
