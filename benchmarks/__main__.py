@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import subprocess
 import sys
 import time
 import uuid
@@ -108,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               1 if args.quick else DEPLOY_REPEATS)
         except BenchError as exc:
             log(f"error: {exc}")
+            return 1
+        except subprocess.CalledProcessError as exc:  # git in a scratch app
+            log(f"error: {shlex.join(exc.cmd)} failed (exit {exc.returncode}): "
+                f"{(exc.stderr or '').strip()[-400:]}")
             return 1
         finally:
             registry.stop()

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import cli
 
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "shipyard bench",
-    "GIT_AUTHOR_EMAIL": "bench@shipyard.invalid",
-    "GIT_COMMITTER_NAME": "shipyard bench",
-    "GIT_COMMITTER_EMAIL": "bench@shipyard.invalid",
-}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class BenchError(Exception):
@@ -33,15 +27,25 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def shipyard_first(pythonpath: str) -> dict[str, str]:
+    """The environment that puts a snapshot of shipyard's sources (if any) first on PYTHONPATH."""
+    if not pythonpath:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(filter(None, (pythonpath,
+                                                       os.environ.get("PYTHONPATH"))))}
+
+
+def invoke_ok(cwd: Path, args: Sequence[str], env: dict[str, str]) -> cli.Ran:
+    """`python -m invoke ARGS` in `cwd` as a user runs it; BenchError when it fails."""
+    done = cli.invoke(cwd, *args, env=env, timeout=None)
+    if done.code != 0:
+        raise BenchError(f"invoke {shlex.join(args)} failed in {cwd} (exit {done.code}):\n"
+                         f"{done.out[-1500:]}{done.err[-1500:]}")
+    return done
 
 
 def run_text(argv: Sequence[str], cwd: Path | None = None) -> str:
-    done = subprocess.run(tuple(argv), cwd=cwd, env={**os.environ, **GIT_IDENTITY},
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(tuple(argv), cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BenchError(f"{shlex.join(argv)} failed (exit {done.returncode}): "
                          f"{done.stderr.strip()[-400:]}")

@@ -8,49 +8,34 @@ switch, old revisions stopped) and `invoke rollback` (kept revisions restarted, 
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import tomllib
 from pathlib import Path
 
-from .basics import ROOT, fmt, median
+from tests.support import cli
+from tests.support.apps import write_secrets
+from tests.support.git import publish
+from tests.support.ports import free_port
+
+from .basics import ROOT, fmt, invoke_ok, median, shipyard_first
 
 SAMPLE = ROOT / "examples" / "meta-ad-studio"
-IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@shipyard.invalid",
-            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@shipyard.invalid"}
-SECRETS = "DATABASE_URL=postgres://bench@127.0.0.1/x\nRUNWAYML_API_KEY=bench-key\n" \
-          "REDIS_URL=redis://127.0.0.1:6379/0\n"
+SECRETS = {"DATABASE_URL": "postgres://bench@127.0.0.1/x", "RUNWAYML_API_KEY": "bench-key",
+           "REDIS_URL": "redis://127.0.0.1:6379/0"}
 ROLLBACK_BAR = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DeployBench:
     def __init__(self, base: Path, pythonpath: str = "") -> None:
         self.app = base / "deploy-app"
         self.remote = base / "deploy-remote.git"
-        self.env = {**os.environ, **IDENTITY, "NO_COLOR": "1"}
-        if pythonpath:
-            self.env["PYTHONPATH"] = pythonpath
+        self.env = shipyard_first(pythonpath)
         self.release = 0
-
-    def sh(self, *argv: str) -> str:
-        done = subprocess.run(argv, cwd=self.app, env=self.env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
-        return done.stdout
 
     def invoke(self, *args: str) -> float:
         started = time.monotonic()
-        self.sh(sys.executable, "-m", "invoke", *args)
+        invoke_ok(self.app, args, self.env)
         return time.monotonic() - started
 
     def create(self) -> None:
@@ -62,17 +47,8 @@ class DeployBench:
         for service, port in ports.items():
             text = text.replace(f"{service} = {port}", f"{service} = {free_port()}")
         config.write_text(text)
-        secrets = self.app / ".shipyard" / "secrets" / "local.env"
-        secrets.parent.mkdir(parents=True)
-        secrets.write_text(SECRETS)
-        secrets.chmod(0o600)
-        subprocess.run(("git", "init", "-q", "--bare", "-b", "main", str(self.remote)),
-                       check=True)
-        for argv in (("git", "init", "-q", "-b", "main"), ("git", "add", "-A"),
-                     ("git", "commit", "-q", "-m", "bench"),
-                     ("git", "remote", "add", "origin", str(self.remote)),
-                     ("git", "push", "-q", "origin", "main")):
-            self.sh(*argv)
+        publish(self.app, self.remote, "bench")
+        write_secrets(self.app / ".shipyard" / "secrets" / "local.env", SECRETS)
         self.next_release()  # something serving, so the first timed deploy replaces it
 
     def next_release(self) -> str:
@@ -93,8 +69,7 @@ class DeployBench:
 
     def close(self) -> None:
         if (self.app / "shipyard.toml").exists():
-            subprocess.run((sys.executable, "-m", "invoke", "local-down"), cwd=self.app,
-                           env=self.env, capture_output=True, check=False)
+            cli.invoke(self.app, "local-down", env=self.env, timeout=None)
 
 
 def deploy_rows(base: Path, pythonpath: str, repeats: int) -> list[str]:
