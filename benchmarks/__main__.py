@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.live:
         about[3] += " (a snapshot of src/ taken at the start; concurrent edits do not count)"
     text, ok = report(results, args.sizes, results.repeats, args.spin, args.data_mb, about,
-                      apps, time.monotonic() - started)
+                      time.monotonic() - started)
     print(text)
     if not args.no_write:
         write_doc(text)

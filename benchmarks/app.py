@@ -36,9 +36,7 @@ CMD ["cat", "/version"]
 
 @dataclass
 class Invocation:
-    args: tuple[str, ...]
     seconds: float
-    out: str
     err: str
     commands: list[tuple[str, float]]  # (argv as shipyard logged it, seconds), every attempt
     hits: list[tuple[str, str, str]]  # registry requests during the invocation
@@ -129,7 +127,7 @@ class App:
                     commands.append((str(entry["argv"]), float(entry["seconds"])))
                     if entry["exit"] == 0:
                         ran.append(shlex.split(entry["argv"]))
-        return Invocation(args, seconds, done.out, done.err, commands,
+        return Invocation(seconds, done.err, commands,
                           self.registry.hits_since(reg_mark), ran)
 
     def input_digests(self, version: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ from pathlib import Path
 from shipyard.exec import tools
 from shipyard.exec.runner import Runner
 
-from .app import App
 from .basics import ROOT, fmt, median, run_text
 from .schedule import QUIET_CORES, QUIET_WAIT, Results
 from .tables import bars, derived_rows, result_rows
@@ -100,7 +99,7 @@ def warm_profile(results: Results, sizes: Sequence[int]) -> list[str]:
 
 
 def report(results: Results, sizes: Sequence[int], repeats: int, spin: int, data_mb: int,
-           about: list[str], apps: list[App], elapsed: float) -> tuple[str, bool]:
+           about: list[str], elapsed: float) -> tuple[str, bool]:
     bar_lines, ok = bars(results, sizes)
     parts = [
         "## Results",
@@ -146,11 +145,8 @@ def report(results: Results, sizes: Sequence[int], repeats: int, spin: int, data
         "",
         "### Deploy and rollback",
         "",
+        *results.deploy_rows,
     ]
-    extra = results.deploy_rows
-    parts += extra or ["Not measured yet: rows for local deploy time and rollback time will come "
-                       "from `deploy_rows` in scripts/bench.py once `invoke deploy` and "
-                       "`invoke rollback` exist."]
     return "\n".join(parts) + "\n", ok
 
 
