@@ -16,9 +16,10 @@ from pathlib import Path
 from tests.support import cli
 from tests.support.apps import write_secrets
 from tests.support.git import publish
+from tests.support.images import remove_tags
 from tests.support.ports import free_port
 
-from .basics import ROOT, fmt, invoke_ok, median, shipyard_first
+from .basics import ROOT, fmt, invoke_ok, log, median, shipyard_first
 
 SAMPLE = ROOT / "examples" / "meta-ad-studio"
 SECRETS = {"DATABASE_URL": "postgres://bench@127.0.0.1/x", "RUNWAYML_API_KEY": "bench-key",
@@ -32,6 +33,8 @@ class DeployBench:
         self.remote = base / "deploy-remote.git"
         self.env = shipyard_first(pythonpath)
         self.release = 0
+        self.registry_port = free_port()
+        self.project = ""
 
     def invoke(self, *args: str) -> float:
         started = time.monotonic()
@@ -42,8 +45,10 @@ class DeployBench:
         shutil.copytree(SAMPLE, self.app, ignore=shutil.ignore_patterns(".shipyard"))
         config = self.app / "shipyard.toml"
         text = config.read_text()
-        ports = tomllib.loads(text)["environments"]["local"]["proxy_ports"]
-        text = text.replace("registry_port = 5000", f"registry_port = {free_port()}")
+        data = tomllib.loads(text)
+        self.project = data["project"]["name"]
+        ports = data["environments"]["local"]["proxy_ports"]
+        text = text.replace("registry_port = 5000", f"registry_port = {self.registry_port}")
         for service, port in ports.items():
             text = text.replace(f"{service} = {port}", f"{service} = {free_port()}")
         config.write_text(text)
@@ -68,8 +73,14 @@ class DeployBench:
         return deploy, rollback
 
     def close(self) -> None:
-        if (self.app / "shipyard.toml").exists():
-            cli.invoke(self.app, "local-down", env=self.env, timeout=None)
+        if not self.project:  # create() did not get as far as the config
+            return
+        cli.invoke(self.app, "local-down", env=self.env, timeout=None)
+        # Its images are named after this run's registry port; the same images may be tagged
+        # by others too (the sample builds the same everywhere): only the names go.
+        left = remove_tags(f"reference=127.0.0.1:{self.registry_port}/{self.project}/*")
+        if left:
+            log(f"warning: {len(left)} image name(s) of the deploy app could not be removed")
 
 
 def deploy_rows(base: Path, pythonpath: str, repeats: int) -> list[str]:
