@@ -34,6 +34,7 @@ RUN : {marker} && i=0; while [ "$i" -lt {spin} ]; do i=$((i + 1)); done \\
 CMD ["cat", "/version"]
 """
 
+
 @dataclass
 class Invocation:
     seconds: float
@@ -41,7 +42,6 @@ class Invocation:
     commands: list[tuple[str, float]]  # (argv as shipyard logged it, seconds), every attempt
     hits: list[tuple[str, str, str]]  # registry requests during the invocation
     ran: list[list[str]]  # the argv of each command that exited 0, in order
-
 
 
 @dataclass
