@@ -8,20 +8,15 @@ switch, old revisions stopped) and `invoke rollback` (kept revisions restarted, 
 
 from __future__ import annotations
 
-import shutil
 import time
-import tomllib
 from pathlib import Path
 
 from tests.support import cli
-from tests.support.apps import write_secrets
-from tests.support.git import publish
+from tests.support.apps import sample_copy, write_secrets
 from tests.support.images import remove_tags
-from tests.support.ports import free_port
 
-from .basics import ROOT, fmt, invoke_ok, log, median, shipyard_first
+from .basics import fmt, invoke_ok, log, median, shipyard_first
 
-SAMPLE = ROOT / "examples" / "meta-ad-studio"
 SECRETS = {"DATABASE_URL": "postgres://bench@127.0.0.1/x", "RUNWAYML_API_KEY": "bench-key",
            "REDIS_URL": "redis://127.0.0.1:6379/0"}
 ROLLBACK_BAR = 3.0
@@ -33,7 +28,7 @@ class DeployBench:
         self.remote = base / "deploy-remote.git"
         self.env = shipyard_first(pythonpath)
         self.release = 0
-        self.registry_port = free_port()
+        self.registry_port = 0
         self.project = ""
 
     def invoke(self, *args: str) -> float:
@@ -42,17 +37,9 @@ class DeployBench:
         return time.monotonic() - started
 
     def create(self) -> None:
-        shutil.copytree(SAMPLE, self.app, ignore=shutil.ignore_patterns(".shipyard"))
-        config = self.app / "shipyard.toml"
-        text = config.read_text()
-        data = tomllib.loads(text)
-        self.project = data["project"]["name"]
-        ports = data["environments"]["local"]["proxy_ports"]
-        text = text.replace("registry_port = 5000", f"registry_port = {self.registry_port}")
-        for service, port in ports.items():
-            text = text.replace(f"{service} = {port}", f"{service} = {free_port()}")
-        config.write_text(text)
-        publish(self.app, self.remote, "bench")
+        config = sample_copy(self.app, self.remote)
+        self.project = config["project"]["name"]
+        self.registry_port = config["environments"]["local"]["registry_port"]
         write_secrets(self.app / ".shipyard" / "secrets" / "local.env", SECRETS)
         self.next_release()  # something serving, so the first timed deploy replaces it
 
@@ -73,7 +60,7 @@ class DeployBench:
         return deploy, rollback
 
     def close(self) -> None:
-        if not self.project:  # create() did not get as far as the config
+        if not self.project:  # create() did not get as far as a pushed copy
             return
         cli.invoke(self.app, "local-down", env=self.env, timeout=None)
         # Its images are named after this run's registry port; the same images may be tagged
