@@ -12,7 +12,6 @@ import importlib
 import os
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,13 @@ from types import ModuleType
 from typing import NoReturn
 
 import pytest
+
+from tests.support.apps import images_app_config
+from tests.support.cli import Ran as Ran  # re-exported: the tests import it from here
+from tests.support.cli import invoke as invoke  # re-exported likewise
+from tests.support.git import GIT_IDENTITY, git, publish
+from tests.support.ports import free_port
+from tests.support.registry import LocalRegistryProcess
 
 BOOTSTRAP = "bash scripts/bootstrap.sh"
 BASE_IMAGE = "shipyard/busybox:1"
@@ -113,13 +119,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         if session is not None and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Release Bot",
-    "GIT_AUTHOR_EMAIL": "release@example.test",
-    "GIT_COMMITTER_NAME": "Release Bot",
-    "GIT_COMMITTER_EMAIL": "release@example.test",
-}
-
 MINIMAL_CONFIG = """\
 [project]
 name = "demo"
@@ -154,13 +153,6 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_IDENTITY}
-    done = subprocess.run(("git", *args), cwd=cwd, env=env, check=True,
-                          capture_output=True, text=True)
-    return done.stdout.strip()
-
-
 @dataclass
 class AppRepo:
     work: Path
@@ -189,133 +181,13 @@ def app_repo(tmp_path: Path) -> Iterator[AppRepo]:
                  install=f"apt-get install git ({BOOTSTRAP} does it)")
     remote = tmp_path / "remote.git"
     work = tmp_path / "app"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(tmp_path, "init", "-q", "-b", "main", str(work))
-    (work / "web").mkdir()
+    (work / "web").mkdir(parents=True)
     (work / "web" / "Dockerfile").write_text("FROM scratch\n")
     (work / "shipyard.toml").write_text(MINIMAL_CONFIG)
     (work / "tasks.py").write_text("from shipyard.tasks import ns  # noqa: F401\n")
     (work / ".gitignore").write_text(".shipyard/\n")
-    repo = AppRepo(work, remote)
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "-m", "initial")
-    repo.git("remote", "add", "origin", str(remote))
-    repo.git("push", "-q", "origin", "main")
-    yield repo
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-    def line(self, prefix: str) -> str:
-        """The one stderr line that starts with PREFIX ("error: ", "hint: "), without it."""
-        found = [line for line in self.err.splitlines() if line.startswith(prefix)]
-        assert len(found) == 1, f"{len(found)} lines start with {prefix!r}:\n{self.text}"
-        return found[0][len(prefix):]
-
-
-def invoke(cwd: Path, *args: str, env: dict[str, str] | None = None,
-           timeout: float = 300) -> Ran:
-    """Run `invoke ARGS` as a user would, in `cwd`, with this interpreter's shipyard."""
-    full_env = {**os.environ, **GIT_IDENTITY, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    done = subprocess.run((sys.executable, "-m", "invoke", *args), cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
-    return Ran(done.returncode, done.stdout, done.stderr)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LocalRegistryProcess:
-    """A real CNCF distribution registry (Debian docker-registry) on a free loopback port."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import time
-        import urllib.request
-
-        self.home.mkdir(parents=True, exist_ok=True)
-        config = self.home / "config.yml"
-        config.write_text(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {self.home / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n"
-        )
-        log = (self.home / "registry.log").open("ab")
-        self.proc = subprocess.Popen(("docker-registry", "serve", str(config)), stdout=log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/v2/", timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"registry did not start on {self.url}; see {self.home}")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def delete_manifest(self, repo: str, digest: str) -> None:
-        """DELETE /v2/REPO/manifests/DIGEST (the registry runs with delete enabled)."""
-        import urllib.request
-
-        request = urllib.request.Request(f"{self.url}/v2/{repo}/manifests/{digest}",
-                                         method="DELETE")
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 202, response.status
-
-    def digest(self, repo: str, tag: str) -> str | None:
-        """Docker-Content-Digest straight from the registry API (not through shipyard)."""
-        import urllib.error
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"{self.url}/v2/{repo}/manifests/{tag}", method="HEAD",
-            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
-                               "application/vnd.oci.image.manifest.v1+json"})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return str(response.headers["Docker-Content-Digest"])
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-
-    def config_digest(self, repo: str, reference: str) -> str:
-        """The image config digest (docker's image id) of a manifest, read from the API."""
-        import json
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"{self.url}/v2/{repo}/manifests/{reference}",
-            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
-                               "application/vnd.oci.image.manifest.v1+json"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return str(json.loads(response.read())["config"]["digest"])
+    publish(work, remote, "initial")
+    yield AppRepo(work, remote)
 
 
 @pytest.fixture
@@ -325,17 +197,6 @@ def registry(tmp_path: Path) -> Iterator[LocalRegistryProcess]:
     reg.start()
     yield reg
     reg.stop()
-
-
-def images_app_config(registry_port: int, services: dict[str, int], project: str = "demo") -> str:
-    lines = [f'[project]\nname = "{project}"\n']
-    for name in services:
-        lines.append(f'[services.{name}]\ncontext = "{name}"\nport = 8080\n')
-    lines.append('[scan]\nscanners = ["secret", "misconfig"]\n')
-    ports = ", ".join(f"{name} = {port}" for name, port in services.items())
-    lines.append(f'[environments.local]\ntarget = "local"\nregistry_port = {registry_port}\n'
-                 f"proxy_ports = {{ {ports} }}\n")
-    return "\n".join(lines)
 
 
 SERVICE_DOCKERFILE = """\

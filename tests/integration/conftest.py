@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import socket
 import struct
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from tests.conftest import (
     require_tool,
 )
 from tests.integration.release_fixtures import ReleaseApp, release_app
+from tests.support.ports import free_port
 
 VERSION = "v1.0.0"
 # A GitHub personal-access-token shape: ghp_ + 36 alphanumerics. Not a real token.
@@ -53,12 +53,6 @@ ADVISORIES = (
     ("alpine 3.19", "musl", "CVE-2099-0002", "", "HIGH"),  # no fix yet
     ("alpine 3.19", "zlib", "CVE-2099-0003", "1.3.1-r1", "MEDIUM"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def docker(*args: str) -> subprocess.CompletedProcess[str]:

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import GIT_IDENTITY, AppRepo, LocalRegistryProcess, Ran, free_port, invoke
+from tests.support.apps import write_secrets
+from tests.support.images import remove_images
 
 SERVICES = ("alpha", "beta")
 SECRETS = {"alpha": ("CANARY_TOKEN", "ALPHA_DB_PASSWORD"), "beta": ("CANARY_TOKEN",)}
@@ -296,13 +298,6 @@ class ReleaseApp:
                 "tags": self.repo.git("tag", "--list"), "running": running}
 
 
-def write_secrets(path: Path, values: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text("# test secrets\n" + "".join(f"{k}={v}\n" for k, v in values.items()))
-
-
 def write_service(folder: Path) -> None:
     """DOCKERFILE and its CGI scripts in a service's build context."""
     (folder / "Dockerfile").write_text(DOCKERFILE)
@@ -335,10 +330,7 @@ def clean_up(app: ReleaseApp) -> None:
     left = app.containers()
     if left:
         docker("rm", "--force", *left, check=False)
-    refs = docker("images", "--format", "{{.ID}}", "--filter",
-                  f"reference=127.0.0.1:{app.registry.port}/demo/*", check=False).split()
-    if refs:
-        docker("rmi", "--force", *sorted(set(refs)), check=False)
+    remove_images(f"reference=127.0.0.1:{app.registry.port}/demo/*")
 
 
 # ------------------------------------------------------------------------ processes --

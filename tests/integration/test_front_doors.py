@@ -5,19 +5,18 @@ the app named through Invoke's config. Bad flags are refused as bad input (exit 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import GIT_IDENTITY, free_port, git, invoke
+from tests.conftest import GIT_IDENTITY, git, invoke
+from tests.support.apps import sample_copy
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "examples" / "meta-ad-studio"
 SECRETS = {"DATABASE_URL": "postgres://demo:pw-0123@db/app",
            "RUNWAYML_API_KEY": "rw-test-key-0123", "REDIS_URL": "redis://cache-0123:6379"}
 
@@ -34,20 +33,7 @@ def shipyard(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def sample(tmp_path: Path) -> Path:
     """A copy of the sample app without its tasks.py, on main, in step with a bare remote."""
     app = tmp_path / "meta-ad-studio"
-    shutil.copytree(SAMPLE, app, ignore=shutil.ignore_patterns(".shipyard", "tasks.py"))
-    # Ports of its own: a demo of the sample may hold 5000, 8081 and 8082 on this machine.
-    config = app / "shipyard.toml"
-    text = config.read_text().replace("registry_port = 5000", f"registry_port = {free_port()}")
-    for port in ("8081", "8082"):
-        text = text.replace(f"= {port}", f"= {free_port()}")
-    config.write_text(text)
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(app, "init", "-q", "-b", "main")
-    git(app, "add", "-A")
-    git(app, "commit", "-q", "-m", "sample")
-    git(app, "remote", "add", "origin", str(remote))
-    git(app, "push", "-q", "origin", "main")
+    sample_copy(app, tmp_path / "remote.git", leave_out=("tasks.py",))  # on ports of its own
     return app
 
 

@@ -30,6 +30,7 @@ from shipyard.targets.local import proxy as proxy_module
 from shipyard.version import Version
 from tests.conftest import AppRepo, LocalRegistryProcess, free_port, invoke, require_tool
 from tests.integration.release_fixtures import Load, http_get, write_service
+from tests.support.images import remove_tags
 
 pytestmark = pytest.mark.integration
 
@@ -159,9 +160,7 @@ def make_local(images_app: AppRepo, registry: LocalRegistryProcess
         names = [str(c["Name"]).lstrip("/") for c in local.containers()]
         if names:
             docker("rm", "--force", *names)
-    refs = docker("images", "--format", "{{.Repository}}:{{.Tag}}",
-                  f"127.0.0.1:{registry.port}/demo/*").split()
-    subprocess.run(("docker", "rmi", "--force", *refs), capture_output=True, check=False)
+    remove_tags(f"reference=127.0.0.1:{registry.port}/demo/*")
 
 
 def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -> None:

@@ -59,6 +59,15 @@ def test_probe_is_remembered_until_the_binary_changes(tmp_path: Path) -> None:
     assert tools._probe(str(docker)) == tools.DockerClient(str(docker), "29.0.0", True)
 
 
+def test_unprobed_clients_are_those_without_a_remembered_probe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docker = fake_docker(tmp_path, "docker", "28.2.2", buildx=True)
+    monkeypatch.setenv("SHIPYARD_DOCKER", str(docker))
+    assert tools.unprobed_clients() == [str(docker)]
+    tools._probe(str(docker))
+    assert tools.unprobed_clients() == []
+
+
 def test_unreadable_cache_is_ignored(tmp_path: Path) -> None:
     docker = fake_docker(tmp_path, "docker", "20.10.24", buildx=False)
     cache = tmp_path / "cache" / "shipyard" / "docker-clients.json"

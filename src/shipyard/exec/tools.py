@@ -101,6 +101,12 @@ def _probe(path: str) -> DockerClient | None:
     return client
 
 
+def unprobed_clients() -> list[str]:
+    """The candidate docker clients whose probe is not remembered: each task would start a
+    probe (a process or two) for every one of them."""
+    return [path for path in _candidates() if _cached(path) is False]
+
+
 def _run_probe(path: str) -> DockerClient | None:
     runner = Runner()
     version = runner.run(dockercmd.client_version(path), mutates=False, check=False, timeout=20)

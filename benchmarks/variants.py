@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -58,14 +57,17 @@ def cold(app: App, jobs: int | None) -> Sample:
     with cpu_meter() as meter:
         built = app.invoke("build", "--version", version, *extra)
         pushed = app.invoke("push", "--version", version, *extra)
+    record = app.record(version)
     sample = Sample(COLD_J1 if jobs == 1 else COLD_DEFAULT, app.n,
                     built.seconds + pushed.seconds, [built, pushed], version=version,
-                    jobs=built.jobs(), cores=meter.cores)
+                    jobs=record["stages"]["build"].get("jobs"), cores=meter.cores)
+    pushed_services = {service_of(argv[-1]) for argv in pushed.ran if argv[1:2] == ["push"]}
     for name in app.services:
-        if built.rows().get(name, ["?"])[-1] != "built":
-            sample.problems.append(f"{name} was not built cold: {built.rows().get(name)}")
-        if pushed.rows().get(name, ["?"])[-1] != "pushed":
-            sample.problems.append(f"{name} was not pushed cold: {pushed.rows().get(name)}")
+        build = record["images"].get(name, {}).get("build")
+        if build != "built":
+            sample.problems.append(f"{name} was not built cold: the record says {build!r}")
+        if name not in pushed_services:
+            sample.problems.append(f"{name} was not pushed cold: no docker push of it ran")
     return sample
 
 
@@ -73,24 +75,25 @@ def warm(app: App, version: str) -> Sample:
     with cpu_meter() as meter:
         built = app.invoke("build", "--version", version)
         pushed = app.invoke("push", "--version", version)
+    record = app.record(version)
     sample = Sample(WARM, app.n, built.seconds + pushed.seconds, [built, pushed],
-                    version=version, jobs=built.jobs(), cores=meter.cores)
-    record = json.loads((app.work / ".shipyard" / "releases" / f"{version}.json").read_text())
+                    version=version, jobs=record["stages"]["build"].get("jobs"),
+                    cores=meter.cores)
     for name in app.services:
-        build_row, push_row = built.rows().get(name, ["?"]), pushed.rows().get(name, ["?"])
-        if build_row[-1] != "reused" or record["images"][name].get("build") != "reused":
-            sample.problems.append(f"{name}: build said {build_row[-1]!r}, not 'reused'")
-        if push_row[-1] != "skipped":
-            sample.problems.append(f"{name}: push said {push_row[-1]!r}, not 'skipped'")
-    for argv in built.echoed + pushed.echoed:
-        if len(argv) > 1 and argv[1] in ("build", "push", "tag", "pull"):
-            sample.problems.append(f"ran {shlex.join(argv)}")
+        build = record["images"].get(name, {}).get("build")
+        if build != "reused":
+            sample.problems.append(f"{name}: build said {build!r}, not 'reused'")
+    # Skipped pushes run no docker command: any build, push, tag or pull is work done again.
+    for argv, _ in built.commands + pushed.commands:
+        if kind(argv) in ("docker build", "docker push", "docker tag", "docker pull"):
+            sample.problems.append(f"ran {argv}")
     return sample
 
 
 @dataclass
 class Template:
-    """shipyard's own build and push argv from its latest cold run (`→` lines), in order."""
+    """shipyard's own build and push argv from its latest cold run (its command log), in
+    order."""
 
     version: str
     builds: list[list[str]]
@@ -99,8 +102,8 @@ class Template:
     @classmethod
     def from_cold(cls, sample: Sample, n: int) -> Template:
         built, pushed = sample.parts
-        builds = [a for a in built.echoed if len(a) > 1 and a[1] == "build"]
-        pushes = [a for a in pushed.echoed if len(a) > 1 and a[1] == "push"]
+        builds = [a for a in built.ran if a[1:2] == ["build"]]
+        pushes = [a for a in pushed.ran if a[1:2] == ["push"]]
         if len(builds) != n or len(pushes) != n:
             raise BenchError(f"expected {n} docker build and push lines from shipyard, got "
                              f"{len(builds)} and {len(pushes)}:\n{built.err}\n{pushed.err}")

@@ -1,17 +1,17 @@
 """Benchmark `invoke build` + `invoke push` on this machine and write docs/benchmarks.md.
 
-    nox -s bench                                          # the full run (< 10 min on 2 cores)
-    python scripts/bench.py --repeats 1 --sizes 1 --no-write  # a quick look while developing
+    nox -s bench                    # the full run (< 10 min on 2 cores)
+    python -m benchmarks --quick    # a check that it works, while developing (writes nothing)
 
 For N = 1, 2 and 4 generated services, each in its own scratch app (a git repo with a bare
-remote and a shipyard.toml whose `local` environment points at a registry this script starts on
+remote and a shipyard.toml whose `local` environment points at a registry the bench starts on
 a free 127.0.0.1 port), it measures, interleaved and repeated:
 
   cold --jobs 1    new service contents and a new version: every image is built and pushed
   cold default     the same with shipyard's default --jobs
   warm re-run      build + push again for the version just pushed: nothing may be built or pushed
-  raw loop         shipyard's own `docker build` / `docker push` argv (read from its `→` lines),
-                   run one after the other from Python, with nothing of shipyard around them
+  raw loop         shipyard's own `docker build` / `docker push` argv (read from its command
+                   log), run one after the other from Python, with nothing of shipyard around them
 
 and reports medians (min-max), the bars, and where shipyard's own time goes.
 """
@@ -20,24 +20,26 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Sequence
 
-# benchkit sits next to this file: run as a script, scripts/ is first on sys.path.
-from benchkit.app import App
-from benchkit.basics import ROOT, BenchError, log
-from benchkit.deploy import deploy_rows
-from benchkit.registry import BenchRegistry
-from benchkit.report import DOC, machine, report, write_doc
-from benchkit.schedule import BUDGET_MINUTES, MIN_REPEATS, REPEATS, measure
-from benchkit.scratch import prune_build_cache, remove_images, scratch, snapshot_sources
-
 from shipyard.exec import tools
 from shipyard.exec.runner import Runner
 
+from .app import App
+from .basics import ROOT, BenchError, log
+from .deploy import deploy_rows
+from .registry import BenchRegistry
+from .report import DOC, machine, report, write_doc
+from .schedule import BUDGET_MINUTES, MIN_REPEATS, REPEATS, measure
+from .scratch import prune_build_cache, remove_images, scratch, snapshot_sources
+
 SIZES = (1, 2, 4)
+DEPLOY_REPEATS = max(MIN_REPEATS, 3)
 SPIN = 1_200_000  # busybox sh loop iterations: about 1.3 s of CPU here
 DATA_MB = 16  # generated (incompressible) data per image, so the push moves real bytes
 
@@ -50,13 +52,17 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=parse_sizes, default=list(SIZES),
+    parser.add_argument("--sizes", type=parse_sizes,
                         help="service counts, comma-separated (default: 1,2,4)")
-    parser.add_argument("--repeats", type=int, default=REPEATS,
+    parser.add_argument("--repeats", type=int,
                         help=f"repetitions of every measurement (default: up to {REPEATS}, "
                              f"at least {MIN_REPEATS}, as the budget allows)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one repetition of everything (deploy and rollback too) at N=1 "
+                             "unless --sizes or --repeats say otherwise, and --no-write: shows "
+                             "that the bench works, not how fast shipyard is")
     parser.add_argument("--budget-min", type=float, default=BUDGET_MINUTES,
                         help="stop repeating (after the minimum) when another repetition would "
                              f"pass this many minutes (default: {BUDGET_MINUTES:g})")
@@ -74,8 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch apps and registry data (images are removed)")
     args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = [1] if args.quick else list(SIZES)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else REPEATS
     if args.repeats < 1:
         parser.error("--repeats must be 1 or more")
+    args.no_write = args.no_write or args.quick
 
     started = time.monotonic()
     build_env = tools.docker_client(Runner()).build_env
@@ -95,9 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 apps.append(app)
             results = measure(apps, args.repeats, args.budget_min * 60, build_env)
             log("local deploy and rollback of the sample app")
-            results.deploy_rows = deploy_rows(base, pythonpath, max(MIN_REPEATS, 3))
+            results.deploy_rows = deploy_rows(base, pythonpath,
+                                              1 if args.quick else DEPLOY_REPEATS)
         except BenchError as exc:
             log(f"error: {exc}")
+            return 1
+        except subprocess.CalledProcessError as exc:  # git in a scratch app
+            log(f"error: {shlex.join(exc.cmd)} failed (exit {exc.returncode}): "
+                f"{(exc.stderr or '').strip()[-400:]}")
             return 1
         finally:
             registry.stop()
@@ -107,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.live:
         about[3] += " (a snapshot of src/ taken at the start; concurrent edits do not count)"
     text, ok = report(results, args.sizes, results.repeats, args.spin, args.data_mb, about,
-                      apps, time.monotonic() - started)
+                      time.monotonic() - started)
     print(text)
     if not args.no_write:
         write_doc(text)

@@ -12,16 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support import images
+
 from .app import App
 from .basics import ROOT, BenchError, log
 
 
 def remove_images(apps: list[App]) -> None:
     for app in apps:
-        ids = app.image_ids()
-        if ids:
-            subprocess.run(("docker", "rmi", "--force", *ids), capture_output=True, check=False)
-        left = app.image_ids()
+        left = images.remove_images(app.image_filter)
         if left:
             log(f"warning: {len(left)} image(s) of {app.project} could not be removed")
 

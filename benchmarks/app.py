@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from tests.support.apps import images_app_config
+from tests.support.git import git, publish
+from tests.support.ports import free_port
 
 from shipyard import config as config_mod
 from shipyard.build import images, inputs
 
-from .basics import GIT_IDENTITY, BenchError, free_port, run_text
+from .basics import invoke_ok, shipyard_first
 from .registry import BenchRegistry
 
 BASE_IMAGE = "shipyard/busybox:1"
+COMMIT_MESSAGE = "bench: new service contents"
 
 DOCKERFILE = """\
 FROM {base}
@@ -32,38 +34,14 @@ RUN : {marker} && i=0; while [ "$i" -lt {spin} ]; do i=$((i + 1)); done \\
 CMD ["cat", "/version"]
 """
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-JOBS_IN_TITLE = re.compile(r"(\d+) job\(s\)")
-
 
 @dataclass
 class Invocation:
-    args: tuple[str, ...]
     seconds: float
-    out: str
     err: str
-    commands: list[tuple[str, float]]  # (argv as shipyard logged it, seconds)
+    commands: list[tuple[str, float]]  # (argv as shipyard logged it, seconds), every attempt
     hits: list[tuple[str, str, str]]  # registry requests during the invocation
-
-    @property
-    def echoed(self) -> list[list[str]]:
-        """The state-changing commands shipyard announced with `→` (as it ran them)."""
-        lines = (ANSI.sub("", line) for line in self.err.splitlines())
-        return [shlex.split(line[2:]) for line in lines if line.startswith("→ ")]
-
-    def rows(self) -> dict[str, list[str]]:
-        """The summary table's rows by service (first column)."""
-        found = {}
-        for line in self.out.splitlines():
-            if "│" in line:
-                cells = [cell.strip() for cell in line.split("│")[1:-1]]
-                if cells and cells[0] not in ("", "service"):
-                    found[cells[0]] = cells
-        return found
-
-    def jobs(self) -> int | None:
-        found = JOBS_IN_TITLE.search(self.out)
-        return int(found[1]) if found else None
+    ran: list[list[str]]  # the argv of each command that exited 0, in order
 
 
 @dataclass
@@ -93,34 +71,35 @@ class App:
     def command_log(self) -> Path:
         return self.work / ".shipyard" / "logs" / "commands.log"
 
+    def record(self, version: str) -> dict[str, Any]:
+        """The release record shipyard keeps for VERSION (.shipyard/releases/VERSION.json)."""
+        path = self.work / ".shipyard" / "releases" / f"{version}.json"
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
     def create(self) -> None:
-        remote = self.base / "remote.git"
-        self.work.mkdir(parents=True)
-        run_text(("git", "init", "-q", "--bare", "-b", "main", str(remote)))
-        run_text(("git", "init", "-q", "-b", "main"), self.work)
         dockerfile = DOCKERFILE.format(base=BASE_IMAGE, spin=self.spin, data=self.data_bytes,
                                        marker=self.marker)
-        lines = [f'[project]\nname = "{self.project}"\n']
         for name in self.services:
-            (self.work / name).mkdir()
+            (self.work / name).mkdir(parents=True)
             (self.work / name / "Dockerfile").write_text(dockerfile)
-            lines.append(f'[services.{name}]\ncontext = "{name}"\nport = 8080\n')
-        ports = ", ".join(f"{name} = {free_port()}" for name in self.services)
-        lines.append(f'[environments.local]\ntarget = "local"\n'
-                     f"registry_port = {self.registry.port}\nproxy_ports = {{ {ports} }}\n")
-        (self.work / "shipyard.toml").write_text("\n".join(lines))
+        ports = {name: free_port() for name in self.services}
+        (self.work / "shipyard.toml").write_text(
+            images_app_config(self.registry.port, ports, self.project))
         (self.work / "tasks.py").write_text("from shipyard.tasks import ns  # noqa: F401\n")
         (self.work / ".gitignore").write_text(".shipyard/\n")
-        self.refresh()
-        run_text(("git", "remote", "add", "origin", str(remote)), self.work)
-        run_text(("git", "push", "-q", "origin", "main"), self.work)
+        self.new_nonces()
+        publish(self.work, self.base / "remote.git", COMMIT_MESSAGE)
+
+    def new_nonces(self) -> None:
+        for name in self.services:
+            (self.work / name / "nonce.txt").write_text(f"{name} {uuid.uuid4().hex}\n")
 
     def refresh(self) -> None:
         """New contents for every service (a nonce file), committed: the next build is cold."""
-        for name in self.services:
-            (self.work / name / "nonce.txt").write_text(f"{name} {uuid.uuid4().hex}\n")
-        run_text(("git", "add", "-A"), self.work)
-        run_text(("git", "commit", "-q", "-m", "bench: new service contents"), self.work)
+        self.new_nonces()
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", COMMIT_MESSAGE)
 
     def next_version(self) -> str:
         self.version_count += 1
@@ -133,29 +112,23 @@ class App:
 
     def invoke(self, *args: str) -> Invocation:
         """`python -m invoke ARGS` in the app, as a user would run it."""
-        env = {**os.environ, **GIT_IDENTITY, "NO_COLOR": "1", "COLUMNS": "200"}
-        if self.pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, (self.pythonpath,
-                                                              os.environ.get("PYTHONPATH"))))
+        env = shipyard_first(self.pythonpath)
         log_mark = self.command_log.stat().st_size if self.command_log.exists() else 0
         reg_mark = self.registry.mark()
         started = time.perf_counter()
-        done = subprocess.run((sys.executable, "-m", "invoke", *args), cwd=self.work, env=env,
-                              capture_output=True, text=True, check=False)
+        done = invoke_ok(self.work, args, env)
         seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise BenchError(f"invoke {shlex.join(args)} failed in {self.work} "
-                             f"(exit {done.returncode}):\n{done.stdout[-1500:]}"
-                             f"{done.stderr[-1500:]}")
-        commands = []
+        commands, ran = [], []
         if self.command_log.exists():
             with self.command_log.open("rb") as stream:
                 stream.seek(log_mark)
                 for line in stream.read().decode().splitlines():
                     entry = json.loads(line)
                     commands.append((str(entry["argv"]), float(entry["seconds"])))
-        return Invocation(args, seconds, done.stdout, done.stderr, commands,
-                          self.registry.hits_since(reg_mark))
+                    if entry["exit"] == 0:
+                        ran.append(shlex.split(entry["argv"]))
+        return Invocation(seconds, done.err, commands,
+                          self.registry.hits_since(reg_mark), ran)
 
     def input_digests(self, version: str) -> dict[str, str]:
         """Each service's input digest, computed by shipyard's own code (for the raw images)."""
@@ -163,7 +136,7 @@ class App:
         return {svc.name: inputs.input_digest(svc, inputs.build_args(svc, version))
                 for svc in config.select([])}
 
-    def image_ids(self) -> list[str]:
-        out = run_text(("docker", "images", "--quiet", "--no-trunc", "--filter",
-                        f"label={images.PROJECT_LABEL}={self.project}"))
-        return sorted(set(out.split()))
+    @property
+    def image_filter(self) -> str:
+        """`docker images --filter` for every image of this app (shipyard's and the raw ones)."""
+        return f"label={images.PROJECT_LABEL}={self.project}"
