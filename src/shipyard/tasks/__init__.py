@@ -20,7 +20,7 @@ from shipyard.tasks import (
 TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks.push,
          scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
          release_tasks.deploy, release_tasks.rollback, release_tasks.status,
-         cloud_tasks.deploy_run)
+         cloud_tasks.deploy_run, cloud_tasks.deploy_gke)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 

@@ -1,4 +1,4 @@
-"""Fase 3/4 tasks for Google Cloud: deploy a pushed release to Cloud Run."""
+"""Fase 3/4 tasks for Google Cloud: deploy a pushed release to Cloud Run or to GKE."""
 
 from __future__ import annotations
 
@@ -35,4 +35,32 @@ def deploy_run(c: Context, version: str | None = None, env: str | None = None,
     from shipyard.targets import require_kind
 
     require_kind(ctx, "cloudrun", "deploy-run")
+    pipeline.deploy(ctx, break_lock=break_lock)
+
+
+@task(name="deploy-gke", help={
+    "version": "a pushed release, e.g. v1.1.0",
+    "env": "a gke environment from shipyard.toml (required), e.g. prod",
+    "break-lock": BREAK_LOCK_HELP,
+    "dry-run": "render and print every kubectl command it would run; run none that changes "
+               "anything",
+})
+@expected_failures
+def deploy_gke(c: Context, version: str | None = None, env: str | None = None,
+               break_lock: bool = False, dry_run: bool = False) -> None:
+    """Deploy a pushed release to GKE: the overlay rendered with images pinned, then applied.
+
+    `kubectl kustomize` of the environment's overlay through a generated overlay that pins
+    every image by digest (no repo file is edited); the render is saved next to the release
+    record; `kubectl apply --server-side --field-manager=shipyard`; then `kubectl rollout
+    status` for every Deployment, in parallel. A failure re-applies the last good release's
+    saved render and exits 1.
+    """
+    if env is None:
+        raise UsageError("--env is required", hint="e.g. --env prod (a gke environment)")
+    ctx = run_context(c, env=env, version=version, dry_run=dry_run)
+    from shipyard.pipeline import release as pipeline
+    from shipyard.targets import require_kind
+
+    require_kind(ctx, "gke", "deploy-gke")
     pipeline.deploy(ctx, break_lock=break_lock)
