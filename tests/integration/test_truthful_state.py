@@ -100,3 +100,19 @@ def test_a_dry_run_on_a_fresh_checkout_writes_nothing_and_starts_nothing(
     assert "-xxxxxx" in ran.out
     assert not app.state.exists() or sorted(p.name for p in app.state.iterdir()) == ["secrets"]
     assert not (app.state / "local").exists()
+
+
+def test_a_release_with_nothing_to_do_says_so_and_changes_nothing(app: ReleaseApp) -> None:
+    app.ok("release", "--version", V1)
+    log = app.state / "logs" / "commands.log"
+    before = len(log.read_text().splitlines())
+    again = app.ok("release", "--version", V1)
+    assert "nothing to do: v1.0.0 already serves local, verified again" in again.err
+    ran = [json.loads(line)["argv"] for line in log.read_text().splitlines()[before:]]
+    changing = [a for a in ran if any(f" {verb} " in f" {a} " for verb in
+                                      ("build", "push", "run", "tag", "reload", "image "))]
+    assert changing == [], changing  # no build, push, container, tag, reload or trivy scan
+    assert [e["action"] for e in app.audit()][-2:] == ["release", "release"]
+    app.change("v2 content")
+    moved = app.ok("release", "--version", V2)
+    assert "nothing to do" not in moved.err and "released v2.0.0 to local" in moved.err

@@ -29,19 +29,30 @@ def release(ctx: RunContext, *, break_lock: bool = False) -> None:
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
     preflight(ctx)
 
+    idle: list[bool] = []
+
     def stages() -> None:
         record = ctx.record
         record.data["commit"] = GitRepo.open(ctx.config.root).head
+        serving = {r.version for r in ctx.target.current().values()}
         with record.stage("tag"):
-            tag_release(ctx.config, ctx.runner, version)
-        build_images(ctx)
+            tagged = tag_release(ctx.config, ctx.runner, version)
+        built = build_images(ctx)
         scan_images(ctx, settings_for(ctx.env, None, False))
-        push_images(ctx)
+        pushed = push_images(ctx)
         roll_out(ctx, version, record, "release")
+        # Every stage found its work done: say so (the audit line is still written).
+        idle.append(not tagged.created and not tagged.pushed and serving == {str(version)}
+                    and all(b.action == "reused" for b in built)
+                    and all(p.action == "skipped" for p in pushed))
 
     _locked(ctx, "release", version, break_lock, stages)
-    console.note(f"released {version} to {ctx.env.name}" if not ctx.dry_run
-                 else f"[dry-run] that is the complete plan for {version} → {ctx.env.name}")
+    if ctx.dry_run:
+        console.note(f"[dry-run] that is the complete plan for {version} → {ctx.env.name}")
+    elif idle and idle[0]:
+        console.note(f"nothing to do: {version} already serves {ctx.env.name}, verified again")
+    else:
+        console.note(f"released {version} to {ctx.env.name}")
 
 
 def deploy(ctx: RunContext, *, break_lock: bool = False) -> None:
