@@ -109,8 +109,10 @@ def test_a_release_with_nothing_to_do_says_so_and_changes_nothing(app: ReleaseAp
     again = app.ok("release", "--version", V1)
     assert "nothing to do: v1.0.0 already serves local, verified again" in again.err
     ran = [json.loads(line)["argv"] for line in log.read_text().splitlines()[before:]]
-    changing = [a for a in ran if any(f" {verb} " in f" {a} " for verb in
-                                      ("build", "push", "run", "tag", "reload", "image "))]
+    verbs = ("docker build ", "docker push ", "docker run ", "docker tag ", "docker start ",
+             "git tag --annotate", "git push ", "-s reload", "trivy image ")
+    changing = [a for a in ran if any(verb in a for verb in verbs)
+                and "--download-db-only" not in a]
     assert changing == [], changing  # no build, push, container, tag, reload or trivy scan
     assert [e["action"] for e in app.audit()][-2:] == ["release", "release"]
     app.change("v2 content")
