@@ -95,7 +95,9 @@ What it models:
 
 What it does not model: real field ownership (no conflicts except `claim_field`, no per-field
 managedFields, lists are atomic: no merge of containers or ports by key, and an Update-style
-write such as PUT owns nothing), strategic merge patch, JSON patch and merge patch
+write such as PUT owns nothing), protobuf request bodies (415: kubectl's typed generators such
+as `kubectl create namespace X` send them; `kubectl create -f` sends JSON), strategic merge
+patch, JSON patch and merge patch
 (415: so `kubectl rollout undo`, `scale`, `annotate`, `edit` and client-side `apply` of an
 existing object do not work), subresource writes, Pods and Events (rollout status does not
 need them), Secrets (on purpose: the deploy must not create any), admission webhooks, RBAC
@@ -900,6 +902,10 @@ class KubeStandIn:
             self.requests.append(record)
         try:
             self._authorize(split.path, record)
+            if content_type == "application/vnd.kubernetes.protobuf":
+                raise ApiError(415, "UnsupportedMediaType", "the stand-in reads JSON bodies "
+                               "only; kubectl sends protobuf from its typed generators "
+                               "(kubectl create namespace|secret|...): use a manifest")
             code, answer = self._route(handler, record)
         except ApiError as exc:
             code, answer = exc.code, exc.body
