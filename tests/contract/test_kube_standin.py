@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -219,6 +221,28 @@ def test_rollout_status_times_out_when_stuck(kube: KubeStandIn, kubectl: Kubectl
     assert {c["type"]: c["status"] for c in status["conditions"]}["Available"] == "False"
 
 
+def test_rollout_status_waits_run_in_parallel(kube: KubeStandIn, kubectl: Kubectl,
+                                             tmp_path: Path) -> None:
+    """One apply, then one `rollout status` per Deployment at once, as deploy-gke waits."""
+    names = ("api-server", "visualizer", "worker")
+    kube.set_mode("worker", "deadline")
+    path = tmp_path / "render.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
+                                "items": [deployment(name) for name in names]}))
+    run = kubectl("apply", "--server-side", "--field-manager=shipyard", "-f", str(path))
+    assert run.code == 0, str(run)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        runs = dict(zip(names, pool.map(lambda name: kubectl(
+            "rollout", "status", f"deployment/{name}", "--timeout", "30s"), names),
+            strict=True))
+    assert time.monotonic() - started < 10
+    assert runs["api-server"].code == 0 and runs["visualizer"].code == 0, runs
+    assert runs["worker"].code == 1 and "exceeded its progress deadline" in runs["worker"].err
+    watched = {r.query["fieldSelector"] for r in kube.requests if r.watch}
+    assert watched == {f"metadata.name={name}" for name in names}
+
+
 def test_a_changed_image_bumps_generation_and_makes_a_second_replicaset(
         kube: KubeStandIn, kubectl: Kubectl, tmp_path: Path) -> None:
     path = tmp_path / "render.yaml"
@@ -332,6 +356,12 @@ spec:
     assert code == 200, body
     assert int(body["metadata"]["resourceVersion"]) > int(current["metadata"]["resourceVersion"])
 
+    # The same through kubectl: a replace carrying the old resourceVersion loses.
+    lease.write_text(json.dumps(current))
+    run = kubectl("replace", "-f", str(lease))
+    assert run.code == 1 and "Error from server (Conflict)" in run.err, str(run)
+    assert kube.get("Lease", "shipyard-deploy")["spec"]["holderIdentity"] == "cloud-build"
+
     code, body = kube.call("POST", LEASES, current)
     assert code == 409 and body["reason"] == "AlreadyExists", body
     code, body = kube.call("DELETE", f"{LEASES}/shipyard-deploy",
@@ -352,8 +382,6 @@ def test_without_the_secret_manager_add_on_the_crd_kind_is_unknown(tmp_path: Pat
     with KubeStandIn(secret_store_csi=False) as kube:
         binary = require_kubectl(kube.minor)
         kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
-        import os
-
         kubectl = Kubectl(binary, {**os.environ, "HOME": str(tmp_path / "home"),
                                    "KUBECONFIG": str(kubeconfig)}, kubeconfig)
         path = tmp_path / "render.yaml"
