@@ -236,6 +236,30 @@ def test_no_retry_by_default(tmp_path: Path) -> None:
     assert counter.read_text() == "1"
 
 
+def logged(log: Path) -> list[tuple[str, int | None, bool]]:
+    """(argv, exit, timed out) of each line of a command log."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    entries = [json.loads(line) for line in lines]
+    return [(e["argv"], e["exit"], e.get("timed_out", False)) for e in entries]
+
+
+def test_every_attempt_is_a_line_of_the_command_log(tmp_path: Path) -> None:
+    counter, log = tmp_path / "count", tmp_path / "commands.log"
+    argv = py(FLAKY, str(counter))
+    Runner(backoff=0.01, log_path=log).run(argv, retries=2)
+    shown = shlex.join(argv)
+    assert logged(log) == [(shown, 1, False), (shown, 1, False), (shown, 0, False)]
+
+
+def test_a_timed_out_attempt_is_a_line_of_the_command_log(tmp_path: Path) -> None:
+    log = tmp_path / "commands.log"
+    argv = py("import time; time.sleep(60)")
+    with pytest.raises(CommandError):
+        Runner(backoff=0.01, log_path=log).run(argv, timeout=0.5, retries=1)
+    shown = shlex.join(argv)
+    assert logged(log) == [(shown, -9, True), (shown, -9, True)]  # SIGKILLed, twice
+
+
 # --- argv only -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [
