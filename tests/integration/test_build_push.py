@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -252,3 +254,57 @@ def test_dry_runs_on_a_fresh_checkout_write_nothing(images_app: AppRepo) -> None
     assert not (images_app.work / ".shipyard").exists()
     assert images_app.git("status", "--porcelain", "--ignored") == ""
 
+
+def flag_values(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == flag]
+
+
+def test_the_next_release_builds_with_cache_from_the_previous_one(
+        images_app: AppRepo, registry: LocalRegistryProcess) -> None:
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    assert invoke(images_app.work, "push", "--version", "v1.0.0").code == 0
+    images_app.commit("alpha/content.txt", f"alpha v1.1.0 {images_app.work}\n")
+    ran = invoke(images_app.work, "build", "--version", "v1.1.0")
+    assert ran.code == 0, ran.text
+    # Both rebuild: the VERSION build arg is one of every image's inputs.
+    assert results(ran, "build v1.1.0") == {"alpha": "built", "beta": "built"}
+
+    builds = {argv[argv.index("--tag") + 1]: argv for argv, _ in
+              logged(images_app, "docker", "build")}
+    prefix = f"127.0.0.1:{registry.port}/demo"
+    assert sorted(builds) == [f"{prefix}/{s}:{v}" for s in ("alpha", "beta")
+                              for v in ("v1.0.0", "v1.1.0")]
+    buildkit = "build v1.1.0 (BuildKit, " in ran.out
+    assert buildkit or "build v1.1.0 (legacy builder, " in ran.out, ran.out
+    for service in ("alpha", "beta"):
+        assert flag_values(builds[f"{prefix}/{service}:v1.0.0"], "--cache-from") == []
+        second = builds[f"{prefix}/{service}:v1.1.0"]
+        # The legacy builder cannot use a registry image as its cache: it is not asked to.
+        assert flag_values(second, "--cache-from") == (
+            [f"{prefix}/{service}:v1.0.0"] if buildkit else [])
+        assert ("BUILDKIT_INLINE_CACHE=1" in flag_values(second, "--build-arg")) == buildkit
+
+
+def test_ctrl_c_mid_build_exits_130_with_one_error_line(images_app: AppRepo) -> None:
+    dockerfile = images_app.work / "alpha" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("USER 65534", "RUN sleep 4\nUSER 65534"))
+    images_app.git("commit", "-q", "-am", "alpha: a slow build step")
+    proc = subprocess.Popen((sys.executable, "-m", "invoke", "build", "--version", "v1.0.0"),
+                            cwd=images_app.work, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env={**os.environ, **GIT_IDENTITY, "NO_COLOR": "1"})
+    assert proc.stderr is not None and proc.stdout is not None
+    err_lines = []
+    for line in proc.stderr:
+        err_lines.append(line)
+        if line.startswith("[build] alpha: building"):
+            time.sleep(0.5)  # the docker build is under way
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends invoke
+            break
+    err_lines += proc.stderr.readlines()
+    code = proc.wait(timeout=120)
+    err = "".join(err_lines)
+    assert code == 130, err
+    assert "Traceback" not in err, err
+    assert errors(Ran(code, "", err)) == [
+        "error: interrupted", "hint: rerun the same command: every stage resumes"], err
