@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import GIT_IDENTITY, AppRepo, LocalRegistryProcess, Ran, free_port, invoke
+from tests.conftest import GIT_IDENTITY, AppRepo, LocalRegistryProcess, Ran, invoke
 from tests.integration.release_fixtures import table
 
 pytestmark = pytest.mark.integration
@@ -234,25 +233,6 @@ def test_image_in_registry_with_same_inputs_is_pulled_not_rebuilt(
     assert results(pushed, f"push v1.0.0 to 127.0.0.1:{registry.port}/demo") == {
         "alpha": "skipped", "beta": "skipped"}
     assert {s: registry.digest(f"demo/{s}", "v1.0.0") for s in digests} == digests
-
-
-def test_dry_runs_on_a_fresh_checkout_write_nothing(images_app: AppRepo) -> None:
-    # The registry is not running yet: the plan starts it, and nothing lands on disk.
-    config = images_app.work / "shipyard.toml"
-    closed = free_port()
-    config.write_text(re.sub(r"registry_port = \d+", f"registry_port = {closed}",
-                             config.read_text()))
-    images_app.git("commit", "-q", "-am", "a registry port nothing listens on")
-    built = invoke(images_app.work, "build", "--version", "v1.0.0", "--dry-run")
-    assert built.code == 0, built.text
-    assert "[dry-run] docker-registry serve " in built.out
-    assert re.search(r"\[dry-run\] \S*docker build .*--tag 127\.0\.0\.1:\d+/demo/alpha:v1\.0\.0",
-                     built.out)
-    for task in ("scan", "push"):
-        ran = invoke(images_app.work, task, "--version", "v1.0.0", "--dry-run")
-        assert "Traceback" not in ran.text, ran.text
-    assert not (images_app.work / ".shipyard").exists()
-    assert images_app.git("status", "--porcelain", "--ignored") == ""
 
 
 def flag_values(argv: list[str], flag: str) -> list[str]:

@@ -108,18 +108,6 @@ def test_threshold_per_environment_and_the_flag_overrides_it(
     assert ran.code == 0, ran.text
 
 
-def test_dry_run_prints_trivy_commands_and_writes_no_report(scan_app: AppRepo) -> None:
-    ran = invoke(scan_app.work, "scan", "--version", VERSION, "--dry-run")
-    assert ran.code == 0, ran.text
-    planned = [line for line in ran.out.splitlines() if line.startswith("[dry-run] ")]
-    assert len(planned) == 6  # a scan and an SBOM per service
-    assert " image " in planned[0] and "--scanners secret,misconfig" in planned[0]
-    assert " convert " in planned[1] and "--format cyclonedx" in planned[1]
-    assert not (scan_app.work / REPORTS).exists()
-    assert not (scan_app.work / ".shipyard/releases").exists() or \
-        not list((scan_app.work / ".shipyard/releases").iterdir())
-
-
 def test_missing_trivy_names_the_install(scan_app: AppRepo, tmp_path: Path) -> None:
     ran = invoke(scan_app.work, "scan", "--version", VERSION,
                  env={"SHIPYARD_TRIVY": str(tmp_path / "nowhere" / "trivy"),
