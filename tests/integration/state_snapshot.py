@@ -107,20 +107,32 @@ def docker_state(registry_port: int, source: str, root: Path) -> dict[str, Any]:
 
 
 def registry_state(registry_port: int) -> dict[str, Any] | str:
-    base = f"http://127.0.0.1:{registry_port}/v2"
+    """repository → tag → manifest digest; "down" when nothing answers on the port (an HTTP
+    error is raised: it would hide what the registry holds)."""
+    base = f"http://127.0.0.1:{registry_port}"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{base}/_catalog?n=10000", timeout=5) as answer:
-            repositories = json.loads(answer.read())["repositories"] or []
-    except OSError:
-        return "down"
+    repositories: list[str] = []
+    page: str | None = "/v2/_catalog?n=100"  # distribution refuses n above 1000 with a 400
+    while page:
+        try:
+            answer = opener.open(f"{base}{page}", timeout=5)
+        except urllib.error.HTTPError:
+            raise
+        except OSError:
+            if not repositories:
+                return "down"
+            raise
+        with answer:
+            repositories += json.loads(answer.read())["repositories"] or []
+            link = answer.headers.get("Link", "")  # `</v2/_catalog?last=x&n=100>; rel="next"`
+        page = link[1:link.index(">")] if link.startswith("<") else None
     content: dict[str, dict[str, str]] = {}
     for repo in repositories:
-        with opener.open(f"{base}/{repo}/tags/list", timeout=5) as answer:
+        with opener.open(f"{base}/v2/{repo}/tags/list", timeout=5) as answer:
             tags = json.loads(answer.read()).get("tags") or []
         content[repo] = {}
         for tag in sorted(tags):
-            request = urllib.request.Request(f"{base}/{repo}/manifests/{tag}", method="HEAD",
+            request = urllib.request.Request(f"{base}/v2/{repo}/manifests/{tag}", method="HEAD",
                                              headers={"Accept": MANIFEST_ACCEPT})
             with opener.open(request, timeout=5) as answer:
                 content[repo][tag] = str(answer.headers["Docker-Content-Digest"])

@@ -228,6 +228,11 @@ def dry_run(work: Path, remote: Path, registry_port: int, tmp: Path, *args: str
     return ran, changed
 
 
+def unchanged(ran: Ran, changed: list[str], code: int = 0) -> None:
+    assert changed == [], "the dry run changed:\n" + "\n".join(changed)
+    assert ran.code == code, ran.text
+
+
 def labels_of(name: str) -> dict[str, str]:
     out = docker("inspect", "--format", "{{json .Config.Labels}}", name)
     return dict(json.loads(out))
@@ -292,7 +297,7 @@ def test_dry_runs_of_a_serving_app_change_nothing_and_print_their_plans(
 
     with subtests.test("release"):
         ran, changed = serving.dry("release", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         e = with_buildkit(e, ran, V3)
         assert_plan(ran, [*e.tag(V3), *e.builds(V3, cache_from=V2), *e.scans(V3),
                           *e.pushes(V3), *e.runs(V3), *e.switch(),
@@ -303,52 +308,52 @@ def test_dry_runs_of_a_serving_app_change_nothing_and_print_their_plans(
 
     with subtests.test("build"):
         ran, changed = serving.dry("build", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, with_buildkit(e, ran, V3).builds(V3, cache_from=V2))
 
     with subtests.test("scan"):
         ran, changed = serving.dry("scan", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, e.scans(V3))
 
     with subtests.test("push"):
         ran, changed = serving.dry("push", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, e.pushes(V3))
 
     with subtests.test("deploy"):  # v1's kept revisions start again: no new container
         ran, changed = serving.dry("deploy", "--version", V1)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, switch_to_v1)
 
     with subtests.test("rollback"):  # to v1, the last good release before v2
         ran, changed = serving.dry("rollback")
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, switch_to_v1)
         assert ran.err.splitlines()[:2] == [registry_up, proxy_up], ran.err
 
     with subtests.test("tag"):
         ran, changed = serving.dry("tag", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, e.tag(V3))
         assert last_note(ran) == (f"[dry-run] would have: created {V3} on {head}; "
                                   f"pushed {V3} to origin")
 
     with subtests.test("cleanup-branch"):
         ran, changed = serving.dry("cleanup-branch", "--branch", FEATURE)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, one(f"git push origin --delete refs/heads/{FEATURE}",
                              f"git branch -D {FEATURE}"))
 
     with subtests.test("local-up"):  # everything already runs: nothing to do
         ran, changed = serving.dry("local-up")
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, [])
         assert ran.err.splitlines() == [registry_up, proxy_up], ran.err
 
     with subtests.test("local-down"):
         ran, changed = serving.dry("local-down")
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, [*one(e.nginx("-s", "quit")), ["docker stop --time 10 " + " ".join(v2)],
                           ["docker rm " + " ".join(sorted(c.values()))]])
         assert ran.err.splitlines() == [
@@ -367,7 +372,7 @@ def test_dry_runs_with_the_local_environment_down_change_nothing_and_print_their
 
     with subtests.test("release"):
         ran, changed = down.dry("release", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         e = with_buildkit(e, ran, V3)
         # With the registry down the builder cannot see v2 to use as its cache. `up` twice:
         # see test_a_plan_starts_the_local_environment_once.
@@ -376,44 +381,44 @@ def test_dry_runs_with_the_local_environment_down_change_nothing_and_print_their
 
     with subtests.test("build"):
         ran, changed = down.dry("build", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, [*e.registry_start(), *e.builds(V3, cache_from=None)])
 
     with subtests.test("scan"):
         ran, changed = down.dry("scan", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, e.scans(V3))
 
     with subtests.test("push"):
         ran, changed = down.dry("push", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, [*e.registry_start(), *e.pushes(V3)])
 
     with subtests.test("deploy"):  # local-down removed every revision: v1's are created anew
         ran, changed = down.dry("deploy", "--version", V1)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         digests = {s: down.digests[(s, V1)] for s in SERVICES}
         assert_plan(ran, [*up, *up, *e.runs(V1, digests), *e.switch()])
 
     with subtests.test("tag"):
         ran, changed = down.dry("tag", "--version", V3)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, e.tag(V3))
 
     with subtests.test("cleanup-branch"):
         ran, changed = down.dry("cleanup-branch", "--branch", FEATURE)
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, one(f"git push origin --delete refs/heads/{FEATURE}",
                              f"git branch -D {FEATURE}"))
 
     with subtests.test("local-up"):
         ran, changed = down.dry("local-up")
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, up)
 
     with subtests.test("local-down"):  # nothing runs: nothing to stop
         ran, changed = down.dry("local-down")
-        assert (ran.code, changed) == (0, []), ran.text
+        unchanged(ran, changed)
         assert_plan(ran, [])
         assert ran.err.splitlines() == [
             "local proxy: not running", "revision containers: 0 would be stopped and removed",
@@ -429,11 +434,11 @@ def test_dry_runs_that_ask_the_registry_plan_while_it_is_down(down: Stage) -> No
     e = down.expect
     digests = {s: down.digests[(s, V1)] for s in SERVICES}
     ran, changed = down.dry("rollback")
-    assert (ran.code, changed) == (0, []), ran.text
+    unchanged(ran, changed)
     assert_plan(ran, [*e.registry_start(), *e.proxy_start(), *e.runs(V1, digests),
                       *e.switch()])
     ran, changed = down.dry("push", "--version", V2)  # built here, and pushed before
-    assert (ran.code, changed) == (0, []), ran.text
+    unchanged(ran, changed)
     assert_plan(ran, [*e.registry_start(), *e.pushes(V2)])
 
 
@@ -530,7 +535,7 @@ WRITES_STATE = pytest.mark.xfail(strict=True, reason=(
         "release", "deploy", "rollback", "local-up", "local-down") else t for t in FRESH_PLANS])
 def test_dry_runs_on_a_fresh_checkout_change_nothing(fresh: Fresh, task: str) -> None:
     _, changed = fresh.dry(*fresh_args(task))
-    assert changed == []
+    assert changed == [], "the dry run changed:\n" + "\n".join(changed)
     assert not (fresh.repo.work / ".shipyard").exists()
     assert fresh.repo.git("status", "--porcelain", "--ignored") == ""
 
