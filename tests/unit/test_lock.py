@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,67 @@ def test_a_holder_on_another_host_is_refused_and_broken_only_on_request(
         "breaking the stale local lock of pid 4242 on build-7.example (release v1.1.0, since "
         "2026-01-01T00:00:00Z)\n")
 
+
+@pytest.mark.parametrize("content", ["{not json", "", "[]", '{"pid": 4242}'])
+def test_an_unreadable_lock_file_is_refused_until_broken(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str) -> None:
+    path = lock_path(tmp_path, "local")
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(LockHeld) as refused, env_lock(tmp_path, "local", "release", "v2"):
+        pass
+    assert refused.value.message == f"local is locked by an unreadable lock file ({path})"
+    assert refused.value.hint == BREAK_HINT
+    assert path.read_text() == content
+
+    with env_lock(tmp_path, "local", "release", "v2", break_lock=True):
+        holder = read_holder(path)
+        assert holder is not None and holder.pid == os.getpid()
+    assert capsys.readouterr().err == f"breaking the unreadable local lock ({path})\n"
+    assert not path.exists()
+
+
+# Each racer waits for the start file, then takes the lock (holding it for a second when it
+# wins). The holder record is made slowly (asdict sleeps), which widens any moment in which the
+# lock file exists but does not name its holder yet.
+RACER = """
+import sys, time
+from dataclasses import asdict
+from pathlib import Path
+import shipyard.state.lock as lock
+
+def slow_asdict(holder):
+    time.sleep(0.3)
+    return asdict(holder)
+
+lock.asdict = slow_asdict
+root, start, break_lock = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "yes"
+while not start.exists():
+    time.sleep(0.001)
+try:
+    with lock.env_lock(root, "local", "release", "v1.0.0", break_lock=break_lock):
+        print("won", flush=True)
+        time.sleep(1.0)
+except lock.LockHeld as exc:
+    print(f"refused: {exc.message}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("break_lock", [False, True])
+def test_two_processes_racing_for_the_lock_exactly_one_wins(tmp_path: Path,
+                                                            break_lock: bool) -> None:
+    start = tmp_path / "start"
+    racers = [subprocess.Popen((sys.executable, "-c", RACER, str(tmp_path), str(start),
+                                "yes" if break_lock else "no"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    time.sleep(0.5)  # both are waiting
+    start.touch()
+    said = {racer.pid: racer.communicate(timeout=60) for racer in racers}
+    outcomes = sorted(out.strip().split(":")[0] for out, _ in said.values())
+    assert outcomes == ["refused", "won"], said
+    winner = next(pid for pid, (out, _) in said.items() if out.strip() == "won")
+    loser = next(out.strip() for out, _ in said.values() if out.strip() != "won")
+    assert re.fullmatch(rf"refused: local is locked: a deploy is running, pid {winner} on "
+                        rf"{re.escape(HOST)} \(release v1\.0\.0, since {SINCE}\)", loser), said
+    assert not lock_path(tmp_path, "local").exists()  # the winner released it
