@@ -21,7 +21,6 @@ this checkout's root is removed, and the images of the test registry are deleted
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import GIT_IDENTITY, AppRepo, LocalRegistryProcess, Ran, free_port, invoke
+from tests.integration.state_snapshot import snapshot
 from tests.support.apps import write_secrets
 from tests.support.images import remove_images
 
@@ -281,21 +281,9 @@ class ReleaseApp:
         return kind, obj, commit
 
     def snapshot(self) -> dict[str, object]:
-        """What a user would call 'the state': every file under .shipyard/ (path and content
-        hash; command logs by path only, as read-only queries are logged too), the refs on the
-        remote, the local tags, and the running containers with their images."""
-        files = {}
-        for path in sorted(self.state.rglob("*")):
-            rel = str(path.relative_to(self.state))
-            if path.is_file():
-                logged = rel.startswith("logs/")
-                files[rel] = "log" if logged else hashlib.sha256(path.read_bytes()).hexdigest()
-            else:
-                files[rel] = "dir"
-        running = {name: docker("inspect", "--format", "{{.Image}}", name).strip()
-                   for name in self.containers(running_only=True)}
-        return {"files": files, "remote": self.repo.remote_refs(),
-                "tags": self.repo.git("tag", "--list"), "running": running}
+        """Everything a run could change (state_snapshot.snapshot); the command log by its
+        presence only, as runs that are refused still log the read-only queries they made."""
+        return snapshot(self.work, self.repo.remote, self.registry.port, command_log=False)
 
 
 def write_service(folder: Path) -> None:

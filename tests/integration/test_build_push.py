@@ -5,19 +5,45 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 from tests.conftest import GIT_IDENTITY, AppRepo, LocalRegistryProcess, Ran, free_port, invoke
+from tests.integration.release_fixtures import table
 
 pytestmark = pytest.mark.integration
 
 
 def record(app: AppRepo, version: str) -> dict:
     return json.loads((app.work / ".shipyard" / "releases" / f"{version}.json").read_text())
+
+
+def logged(app: AppRepo, *command: str) -> list[tuple[list[str], int]]:
+    """(argv, exit) of every attempt in .shipyard/logs/commands.log whose argv, after the
+    program, starts with COMMAND (the program is named by its basename)."""
+    log = app.work / ".shipyard" / "logs" / "commands.log"
+    found = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        entry = json.loads(line)
+        argv = shlex.split(entry["argv"])
+        if [os.path.basename(argv[0]), *argv[1:len(command)]] == list(command):
+            found.append((argv, entry["exit"]))
+    return found
+
+
+def results(ran: Ran, title: str) -> dict[str, str]:
+    """service → the last column (result) of the summary table titled TITLE."""
+    return {name: row[-1] for name, row in table(ran.out, title).items()}
+
+
+def errors(ran: Ran) -> list[str]:
+    return [line for line in ran.err.splitlines() if line.startswith(("error: ", "hint: "))]
 
 
 def image_id(ref: str) -> str:
@@ -35,7 +61,7 @@ def test_build_push_records_registry_digests(images_app: AppRepo,
                                              registry: LocalRegistryProcess) -> None:
     built = invoke(images_app.work, "build", "--version", "v1.0.0")
     assert built.code == 0, built.text
-    assert built.out.count("built") >= 2
+    assert results(built, "build v1.0.0") == {"alpha": "built", "beta": "built"}
     ref = f"127.0.0.1:{registry.port}/demo/alpha:v1.0.0"
     labels = image_labels(ref)
     head = images_app.git("rev-parse", "HEAD")
@@ -62,10 +88,11 @@ def test_rebuild_of_unchanged_inputs_reuses_and_labels_stay(images_app: AppRepo)
     ref = next(iter(record(images_app, "v1.0.0")["images"].values()))["image"]
     first_id, first_labels = image_id(ref), image_labels(ref)
 
+    builds = logged(images_app, "docker", "build")
     again = invoke(images_app.work, "build", "--version", "v1.0.0")
     assert again.code == 0, again.text
-    assert "reused" in again.out and "built" not in again.out.replace("build v1", "")
-    assert "docker build" not in again.err
+    assert results(again, "build v1.0.0") == {"alpha": "reused", "beta": "reused"}
+    assert logged(images_app, "docker", "build") == builds  # no build ran the second time
     assert image_id(ref) == first_id and image_labels(ref) == first_labels
 
 
@@ -74,8 +101,7 @@ def test_changed_service_rebuilds_only_that_service(images_app: AppRepo) -> None
     images_app.commit("beta/content.txt", f"beta changed {images_app.work}\n")
     ran = invoke(images_app.work, "build", "--version", "v1.0.0")
     assert ran.code == 0, ran.text
-    rows = {line.split("│")[1].strip(): line for line in ran.out.splitlines() if "│" in line}
-    assert "reused" in rows["alpha"] and "built" in rows["beta"]
+    assert results(ran, "build v1.0.0") == {"alpha": "reused", "beta": "built"}
 
 
 def test_same_digest_repush_is_skipped_and_overwrite_refused(images_app: AppRepo,
@@ -85,22 +111,32 @@ def test_same_digest_repush_is_skipped_and_overwrite_refused(images_app: AppRepo
     assert invoke(images_app.work, "push", "--version", "v1.0.0").code == 0
     digest = registry.digest("demo/alpha", "v1.0.0")
 
+    pushes = logged(images_app, "docker", "push")
     again = invoke(images_app.work, "push", "--version", "v1.0.0")
     assert again.code == 0, again.text
-    assert again.out.count("skipped") == 2 and "docker push" not in again.err
+    assert results(again, f"push v1.0.0 to 127.0.0.1:{registry.port}/demo") == {
+        "alpha": "skipped", "beta": "skipped"}
+    assert logged(images_app, "docker", "push") == pushes  # no push ran the second time
 
     images_app.commit("alpha/content.txt", f"a different image {images_app.work}\n")
     assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
     refused = invoke(images_app.work, "push", "--version", "v1.0.0", "--service", "alpha")
     assert refused.code == 1
-    assert "already in the registry" in refused.err and "never overwritten" in refused.err
+    assert errors(refused) == [
+        f"error: failed: alpha (succeeded: none); alpha: 127.0.0.1:{registry.port}/demo/alpha:"
+        f"v1.0.0 is already in the registry as {digest}, and the local image is different",
+        "hint: a released version is never overwritten: release a new version"], refused.err
     assert registry.digest("demo/alpha", "v1.0.0") == digest
 
 
-def test_push_of_unbuilt_version_names_the_fix(images_app: AppRepo) -> None:
+def test_push_of_unbuilt_version_names_the_fix(images_app: AppRepo,
+                                               registry: LocalRegistryProcess) -> None:
     ran = invoke(images_app.work, "push", "--version", "v9.9.9")
     assert ran.code == 1
-    assert "not built here" in ran.err and "invoke build --version v9.9.9" in ran.err
+    ref = f"127.0.0.1:{registry.port}/demo/alpha:v9.9.9"
+    assert errors(ran) == [
+        f"error: failed: alpha, beta (succeeded: none); alpha: {ref} is not built here",
+        "hint: invoke build --version v9.9.9 --env local"], ran.err
 
 
 def test_registry_stopped_mid_push_then_rerun_completes(images_app: AppRepo,
@@ -127,16 +163,27 @@ def test_registry_stopped_mid_push_then_rerun_completes(images_app: AppRepo,
     failed = Ran(proc.wait(timeout=120), proc.stdout.read() if proc.stdout else "",
                  "".join(err_lines))
     assert failed.code == 1, failed.text
-    assert "failed: beta (succeeded: alpha)" in failed.err
-    assert "hint:" in failed.err and "Traceback" not in failed.text
-    assert failed.err.count("docker push 127.0.0.1") >= 3  # beta was retried
+    # Attempts are counted where each one is recorded: the command log, one line per run.
+    logged_pushes = logged(images_app, "docker", "push")
+    pushes = [(argv[-1], code) for argv, code in logged_pushes]
+    alpha, beta = (f"127.0.0.1:{registry.port}/demo/{s}:v1.0.0" for s in ("alpha", "beta"))
+    assert pushes == [(alpha, 0)] + [(beta, 1)] * 4, pushes  # beta: 1 try + 3 retries
+    docker = logged_pushes[-1][0][0]
+    assert errors(failed)[0] == ("error: failed: beta (succeeded: alpha); beta: command failed "
+                                 f"(exit 1): {docker} push {beta}"), failed.err
+    assert errors(failed)[-1] == ("hint: check the registry, then rerun: images already pushed "
+                                  "are skipped"), failed.err
+    assert "Traceback" not in failed.text
 
     registry.start()
+    builds = logged(images_app, "docker", "build")
     rebuilt = invoke(images_app.work, "build", "--version", "v1.0.0")
-    assert rebuilt.code == 0 and "docker build" not in rebuilt.err
+    assert rebuilt.code == 0, rebuilt.text
+    assert logged(images_app, "docker", "build") == builds
     done = invoke(images_app.work, "push", "--version", "v1.0.0")
     assert done.code == 0, done.text
-    assert "skipped" in done.out and "pushed" in done.out
+    assert results(done, f"push v1.0.0 to 127.0.0.1:{registry.port}/demo") == {
+        "alpha": "skipped", "beta": "pushed"}
     data = record(images_app, "v1.0.0")
     for service in ("alpha", "beta"):
         assert data["images"][service]["digest"] == registry.digest(f"demo/{service}", "v1.0.0")
@@ -175,12 +222,18 @@ def test_image_in_registry_with_same_inputs_is_pulled_not_rebuilt(
         for path in (images_app.work / ".shipyard" / "releases").glob("*.json"):
             path.unlink()
 
+    builds = logged(images_app, "docker", "build")
     again = invoke(images_app.work, "build", "--version", "v1.0.0")
     assert again.code == 0, again.text
-    assert "docker build" not in again.err and "docker pull" in again.err
-    assert again.out.count("reused") == 2
+    assert logged(images_app, "docker", "build") == builds
+    pulls = sorted((argv[1:], code) for argv, code in logged(images_app, "docker", "pull"))
+    assert pulls == [(["pull", "--quiet", f"127.0.0.1:{registry.port}/demo/{s}:v1.0.0"], 0)
+                     for s in ("alpha", "beta")], pulls  # both, once each, in any order
+    assert results(again, "build v1.0.0") == {"alpha": "reused", "beta": "reused"}
     pushed = invoke(images_app.work, "push", "--version", "v1.0.0")
-    assert pushed.code == 0 and pushed.out.count("skipped") == 2, pushed.text
+    assert pushed.code == 0, pushed.text
+    assert results(pushed, f"push v1.0.0 to 127.0.0.1:{registry.port}/demo") == {
+        "alpha": "skipped", "beta": "skipped"}
     assert {s: registry.digest(f"demo/{s}", "v1.0.0") for s in digests} == digests
 
 
@@ -210,3 +263,58 @@ def test_dry_runs_on_a_fresh_checkout_write_nothing(images_app: AppRepo) -> None
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def flag_values(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == flag]
+
+
+def test_the_next_release_builds_with_cache_from_the_previous_one(
+        images_app: AppRepo, registry: LocalRegistryProcess) -> None:
+    assert invoke(images_app.work, "build", "--version", "v1.0.0").code == 0
+    assert invoke(images_app.work, "push", "--version", "v1.0.0").code == 0
+    images_app.commit("alpha/content.txt", f"alpha v1.1.0 {images_app.work}\n")
+    ran = invoke(images_app.work, "build", "--version", "v1.1.0")
+    assert ran.code == 0, ran.text
+    # Both rebuild: the VERSION build arg is one of every image's inputs.
+    assert results(ran, "build v1.1.0") == {"alpha": "built", "beta": "built"}
+
+    builds = {argv[argv.index("--tag") + 1]: argv for argv, _ in
+              logged(images_app, "docker", "build")}
+    prefix = f"127.0.0.1:{registry.port}/demo"
+    assert sorted(builds) == [f"{prefix}/{s}:{v}" for s in ("alpha", "beta")
+                              for v in ("v1.0.0", "v1.1.0")]
+    buildkit = "build v1.1.0 (BuildKit, " in ran.out
+    assert buildkit or "build v1.1.0 (legacy builder, " in ran.out, ran.out
+    for service in ("alpha", "beta"):
+        assert flag_values(builds[f"{prefix}/{service}:v1.0.0"], "--cache-from") == []
+        second = builds[f"{prefix}/{service}:v1.1.0"]
+        # The legacy builder cannot use a registry image as its cache: it is not asked to.
+        assert flag_values(second, "--cache-from") == (
+            [f"{prefix}/{service}:v1.0.0"] if buildkit else [])
+        assert ("BUILDKIT_INLINE_CACHE=1" in flag_values(second, "--build-arg")) == buildkit
+
+
+def test_ctrl_c_mid_build_exits_130_with_one_error_line(images_app: AppRepo) -> None:
+    dockerfile = images_app.work / "alpha" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("USER 65534", "RUN sleep 4\nUSER 65534"))
+    images_app.git("commit", "-q", "-am", "alpha: a slow build step")
+    proc = subprocess.Popen((sys.executable, "-m", "invoke", "build", "--version", "v1.0.0"),
+                            cwd=images_app.work, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env={**os.environ, **GIT_IDENTITY, "NO_COLOR": "1"})
+    assert proc.stderr is not None and proc.stdout is not None
+    err_lines = []
+    for line in proc.stderr:
+        err_lines.append(line)
+        if line.startswith("[build] alpha: building"):
+            time.sleep(0.5)  # the docker build is under way
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends invoke
+            break
+    err_lines += proc.stderr.readlines()
+    code = proc.wait(timeout=120)
+    err = "".join(err_lines)
+    assert code == 130, err
+    assert "Traceback" not in err, err
+    assert errors(Ran(code, "", err)) == [
+        "error: interrupted", "hint: rerun the same command: every stage resumes"], err

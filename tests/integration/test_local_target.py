@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -327,9 +328,16 @@ def test_local_up_twice_then_down(make_local: Callable[..., Local],
     assert "local registry: stopped" in down.err
 
 
-def test_dry_run_deploy_runs_nothing(make_local: Callable[..., Local]) -> None:
+def test_dry_run_deploy_runs_nothing(make_local: Callable[..., Local], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     local = make_local()
     images = local.images(V1)
+    secrets = local.secrets()
+    assert secrets["alpha"]["CANARY_TOKEN"] == local.canary
+    temp = tmp_path / "temp"  # where an env file of the deploy would be written
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    environ = dict(os.environ)
     dry = Runner(dry_run=True)
     local.deploy(V1, images, target=LocalTarget(RunContext(local.config, local.env, dry)))
     verbs = [" ".join(argv[1:3]) for argv in dry.planned]
@@ -337,7 +345,9 @@ def test_dry_run_deploy_runs_nothing(make_local: Callable[..., Local]) -> None:
     assert any("-s reload" in " ".join(argv) for argv in dry.planned)
     assert local.containers() == [] and local.target.proxy.master_pid() is None
     assert not any(local.canary in " ".join(argv) for argv in dry.planned)
-    assert os.environ.get("CANARY_TOKEN") is None
+    # The value was never put anywhere: not in this process's environment, not in a file.
+    assert dict(os.environ) == environ
+    assert list(temp.iterdir()) == []
 
 
 def test_a_taken_proxy_port_is_named(make_local: Callable[..., Local]) -> None:

@@ -142,14 +142,20 @@ def test_secrets_never_leave_the_secrets_file_and_the_containers(app: ReleaseApp
     assert "GREETING=hello" in inside
 
 
-def _refused(app: ReleaseApp, code: int, *args: str) -> str:
+def _refused(app: ReleaseApp, code: int, *args: str) -> list[str]:
+    """The `error:` and `hint:` lines of a refused run, after checking there is one of each."""
     ran = app.invoke(*args)
     assert ran.code == code, f"invoke {' '.join(args)}:\n{ran.text}"
     assert "Traceback" not in ran.text, ran.text
-    errors = [line for line in ran.err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, ran.err
-    assert "hint: " in ran.err, ran.err
-    return ran.err
+    assert app.canary not in ran.text and app.password not in ran.text
+    said = [line for line in ran.err.splitlines() if line.startswith(("error: ", "hint: "))]
+    assert [line.split(":")[0] for line in said] == ["error", "hint"], ran.err
+    return said
+
+
+BAD_VERSION = ("expected vMAJOR.MINOR.PATCH, e.g. v1.1.0 or v1.1.0-rc.1",
+               "hint: use a SemVer 2.0 tag with a leading 'v', no leading zeros and no build "
+               "metadata")
 
 
 def test_bad_input_changes_nothing(app: ReleaseApp) -> None:
@@ -157,19 +163,20 @@ def test_bad_input_changes_nothing(app: ReleaseApp) -> None:
     app.change("v2")
     app.ok("release", "--version", V2)
     before = app.snapshot()
-    assert before["running"] and "refs/tags/v2.0.0" in str(before["remote"])
+    assert len(before["docker"]["containers"]) == 4  # type: ignore[index]
+    assert "refs/tags/v2.0.0" in before["git"]["remote_refs"]  # type: ignore[index]
 
-    err = _refused(app, 2, "release", "--version", "v3.0.0", "--env", "nope")
-    assert "unknown environment 'nope'" in err and "known environments: cloud, local" in err
-    err = _refused(app, 2, "rollback", "--env", "nope")
-    assert "known environments: cloud, local" in err
+    unknown = ["error: unknown environment 'nope'", "hint: known environments: cloud, local"]
+    assert _refused(app, 2, "release", "--version", "v3.0.0", "--env", "nope") == unknown
+    assert _refused(app, 2, "rollback", "--env", "nope") == unknown
 
-    err = _refused(app, 1, "rollback", "--to", "v9.9.9")
-    assert "cannot roll back to v9.9.9" in err and "candidates: v1.0.0" in err
-    err = _refused(app, 2, "rollback", "--to", "banana")
-    assert "banana" in err
-    err = _refused(app, 2, "release", "--version", "v1.0.0;rm")
-    assert "v1.0.0;rm" in err
+    assert _refused(app, 1, "rollback", "--to", "v9.9.9") == [
+        "error: cannot roll back to v9.9.9: no verified release of it with images in the "
+        "registry", "hint: candidates: v1.0.0"]
+    for bad in ("banana", "v1.0.0;rm"):
+        args = ("rollback", "--to", bad) if bad == "banana" else ("release", "--version", bad)
+        assert _refused(app, 2, *args) == [
+            f"error: invalid version '{bad}': {BAD_VERSION[0]}", BAD_VERSION[1]]
 
     # Cloud Run without gcloud credentials: preflight names it, and nothing was changed.
     err = _refused(app, 1, "release", "--version", "v3.0.0", "--env", "cloud")
@@ -181,19 +188,25 @@ def test_bad_input_changes_nothing(app: ReleaseApp) -> None:
     record.write_text("{not json")
     try:
         for args in (("rollback",), ("deploy", "--version", V1)):
-            err = _refused(app, 1, *args)
-            assert f"{record}: not a valid release record" in err, err
+            said = _refused(app, 1, *args)
+            assert said == [
+                f"error: {record}: not a valid release record (Expecting property name enclosed "
+                "in double quotes: line 1 column 2 (char 1))",
+                "hint: restore it from backup or delete it, then rerun"], (args, said)
     finally:
         record.write_bytes(good)
 
     secrets = app.secrets_file.read_bytes()
     write_secrets(app.secrets_file, {"CANARY_TOKEN": app.canary})  # ALPHA_DB_PASSWORD is gone
     try:
-        for args in (("release", "--version", "v3.0.0"), ("deploy", "--version", V1),
-                     ("rollback",)):
-            err = _refused(app, 2, *args)
-            assert "missing secrets" in err and "ALPHA_DB_PASSWORD" in err, (args, err)
-            assert app.canary not in err and app.password not in err
+        assert _refused(app, 2, "release", "--version", "v3.0.0") == [
+            "error: preflight failed, nothing was changed: secrets: missing secrets (alpha: "
+            "ALPHA_DB_PASSWORD)", "hint: add them to the environment's secrets source (names "
+            "only are checked; see docs/local-environment.md)"]
+        for args in (("deploy", "--version", V1), ("rollback",)):
+            assert _refused(app, 2, *args) == [
+                "error: missing secrets: alpha: ALPHA_DB_PASSWORD", "hint: add them to the "
+                "environment's secrets source (see docs/local-environment.md)"], args
     finally:
         app.secrets_file.write_bytes(secrets)
 

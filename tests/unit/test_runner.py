@@ -144,8 +144,8 @@ def test_stderr_tail_keeps_only_the_last_lines() -> None:
     code = "import sys\nfor i in range(30): print(f'line {i}', file=sys.stderr)\nsys.exit(1)"
     with pytest.raises(CommandError) as info:
         Runner().run(py(code), hint="try again")
-    first = 30 - runner_mod.STDERR_TAIL_LINES
-    assert info.value.stderr_tail.splitlines() == [f"line {i}" for i in range(first, 30)]
+    # the last 12 lines
+    assert info.value.stderr_tail.splitlines() == [f"line {i}" for i in range(18, 30)]
     assert info.value.hint == "try again"
 
 
@@ -164,7 +164,8 @@ def test_missing_binary_is_command_not_found_with_a_hint() -> None:
     with pytest.raises(CommandError) as known:
         Runner().run(("/nonexistent/bin/docker", "ps"))
     assert known.value.message == "docker: command not found"
-    assert known.value.hint == runner_mod.TOOL_HINTS["docker"]
+    assert known.value.hint == ("run scripts/bootstrap.sh (installs docker.io and starts the "
+                                "engine)")
 
 
 def test_missing_working_directory_is_not_reported_as_a_missing_command(tmp_path: Path) -> None:
@@ -236,6 +237,30 @@ def test_no_retry_by_default(tmp_path: Path) -> None:
     assert counter.read_text() == "1"
 
 
+def logged(log: Path) -> list[tuple[str, int | None, bool]]:
+    """(argv, exit, timed out) of each line of a command log."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    entries = [json.loads(line) for line in lines]
+    return [(e["argv"], e["exit"], e.get("timed_out", False)) for e in entries]
+
+
+def test_every_attempt_is_a_line_of_the_command_log(tmp_path: Path) -> None:
+    counter, log = tmp_path / "count", tmp_path / "commands.log"
+    argv = py(FLAKY, str(counter))
+    Runner(backoff=0.01, log_path=log).run(argv, retries=2)
+    shown = shlex.join(argv)
+    assert logged(log) == [(shown, 1, False), (shown, 1, False), (shown, 0, False)]
+
+
+def test_a_timed_out_attempt_is_a_line_of_the_command_log(tmp_path: Path) -> None:
+    log = tmp_path / "commands.log"
+    argv = py("import time; time.sleep(60)")
+    with pytest.raises(CommandError):
+        Runner(backoff=0.01, log_path=log).run(argv, timeout=0.5, retries=1)
+    shown = shlex.join(argv)
+    assert logged(log) == [(shown, -9, True), (shown, -9, True)]  # SIGKILLed, twice
+
+
 # --- argv only -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [
@@ -274,8 +299,8 @@ def test_commands_are_never_run_through_a_shell(
 def test_a_multi_line_secret_cut_by_the_tail_is_still_masked() -> None:
     secret = "-----BEGIN KEY-----\nTOP-HALF-abc\nBOTTOM-HALF-xyz\n-----END KEY-----"
     code = ("import sys\nsys.stderr.write(sys.argv[1] + '\\n')\n"
-            f"for i in range({runner_mod.STDERR_TAIL_LINES - 2}): print(i, file=sys.stderr)\n"
-            "sys.exit(1)")
+            "for i in range(10): print(i, file=sys.stderr)\n"  # 14 lines: the last 12 of them
+            "sys.exit(1)")                                        # start inside the key
     with pytest.raises(CommandError) as info:
         Runner(redactor=Redactor([secret])).run(py(code, secret))
-    assert "HALF" not in info.value.stderr_tail
+    assert info.value.stderr_tail == "\n".join(["***", *(str(i) for i in range(10))])

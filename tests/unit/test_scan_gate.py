@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipyard.config import SEVERITIES
+from shipyard import config
 from shipyard.scan import gate as scan_gate
 from shipyard.scan.allowlist import AllowEntry, AllowList
 from shipyard.scan.gate import Finding, judge
@@ -156,14 +156,23 @@ def test_unexpected_severity_counts_as_unknown() -> None:
     assert verdict.counts["UNKNOWN"] == 1 and not verdict.passed
 
 
-@given(threshold=st.sampled_from(SEVERITIES),
-       severities=st.lists(st.sampled_from(SEVERITIES), max_size=12))
+# The levels from low to high, as docs/scanning.md lists them (not the code's own tuple).
+LEVELS = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+RANK = {"UNKNOWN": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
+
+
+def test_the_severity_levels_are_the_documented_ones() -> None:
+    assert config.SEVERITIES == LEVELS
+
+
+@given(threshold=st.sampled_from(LEVELS),
+       severities=st.lists(st.sampled_from(LEVELS), max_size=12))
 def test_a_finding_blocks_exactly_when_at_or_above_the_threshold(
         threshold: str, severities: list[str]) -> None:
     data = {"Results": [{"Target": "t", "Vulnerabilities": [
         vuln(f"CVE-{i}", s) for i, s in enumerate(severities)]}]}
     verdict = gate(threshold, data=data)
-    expected = [s for s in severities if SEVERITIES.index(s) >= SEVERITIES.index(threshold)]
+    expected = [s for s in severities if RANK[s] >= RANK[threshold]]
     assert sorted(f.severity for f in verdict.blocking) == sorted(expected)
     assert verdict.passed == (not expected)
 

@@ -191,6 +191,9 @@ class Runner:
             returncode = _wait_for_exit(proc, timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
+            # A timed-out attempt ran too: it is a line of the command log like any other.
+            self._record(Result(argv, proc.returncode, "", "", time.monotonic() - started),
+                         timed_out=True)
             raise CommandError(
                 f"timed out after {timeout:g}s: {self.quote(argv)}",
                 argv=self.masked(argv),
@@ -225,15 +228,17 @@ class Runner:
         lines = [line for line in self.redactor(text).strip().splitlines() if line.strip()]
         return "\n".join(lines[-STDERR_TAIL_LINES:])
 
-    def _record(self, result: Result) -> None:
+    def _record(self, result: Result, *, timed_out: bool = False) -> None:
         if self.log_path is None:
             return
-        entry = {
+        entry: dict[str, object] = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "argv": self.quote(result.argv),
             "exit": result.returncode,
             "seconds": round(result.duration, 3),
         }
+        if timed_out:
+            entry["timed_out"] = True
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a", encoding="utf-8") as log:
             log.write(json.dumps(entry) + "\n")

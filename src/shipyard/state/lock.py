@@ -58,13 +58,16 @@ def lock_path(root: Path, env: str) -> Path:
     return state_path(root) / "locks" / f"{env}.lock"  # a dry run only reads it
 
 
+UNREADABLE = Holder(0, "?", "?", "?", "?", "")  # a lock file that names no holder
+
+
 def read_holder(path: Path) -> Holder | None:
     try:
         return Holder(**json.loads(path.read_text()))
     except FileNotFoundError:
         return None
     except (ValueError, TypeError):
-        return Holder(0, "?", "?", "?", "?", "")  # unreadable: treated as a stale lock
+        return UNREADABLE  # treated as a stale lock
 
 
 @contextmanager
@@ -90,22 +93,36 @@ def env_lock(root: Path, env: str, action: str, version: str, *,
 
 
 def _acquire(path: Path, me: Holder, env: str, break_lock: bool) -> None:
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            holder = read_holder(path)
-            if holder is None:
-                continue  # released between our two calls: try again
-            _refuse_or_break(path, holder, env, break_lock)
-            continue
-        with os.fdopen(fd, "w") as out:
-            json.dump(asdict(me), out)
-        return
+    # The record is written whole to a file of our own, then linked into place (which fails if
+    # the lock exists): no other process ever sees a lock file that does not name its holder yet.
+    # (O_EXCL, then a write, showed racers an empty file, which they took for a stale lock.)
+    mine = path.with_name(f".{path.name}.{me.pid}")
+    mine.write_text(json.dumps(asdict(me)))
+    try:
+        for _ in range(2):
+            try:
+                os.link(mine, path)
+            except FileExistsError:
+                holder = read_holder(path)
+                if holder is None:
+                    continue  # released between our two calls: try again
+                _refuse_or_break(path, holder, env, break_lock)
+                continue
+            return
+    finally:
+        mine.unlink(missing_ok=True)
     raise ShipyardError(f"could not take the {env} lock ({path})", hint="rerun")
 
 
 def _refuse_or_break(path: Path, holder: Holder, env: str, break_lock: bool) -> None:
+    if holder == UNREADABLE:  # stale, but it names nobody to say anything about
+        if not break_lock:
+            raise LockHeld(f"{env} is locked by an unreadable lock file ({path})",
+                           hint="if no deploy is running, rerun with --break-lock (the rerun "
+                                "resumes)")
+        console.note(f"breaking the unreadable {env} lock ({path})")
+        path.unlink(missing_ok=True)
+        return
     alive = is_alive(holder)
     if alive:
         raise LockHeld(f"{env} is locked: a deploy is running, {holder.describe()}",
