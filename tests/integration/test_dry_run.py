@@ -104,7 +104,7 @@ class Expect:
     registry_port: int
     tmp: Path
     buildkit: bool = True
-    env_file: bool = True  # services with env vars or secrets get them from an env file
+    env_file: bool = True  # services with env vars or secrets get them by name (--env NAME)
     suffix: dict[str, str] = field(default_factory=dict)  # service → settings hash[:6]
     settings: dict[str, str] = field(default_factory=dict)  # service → settings label
 
@@ -157,7 +157,7 @@ class Expect:
         reports = f"{self.work}/.shipyard/reports/{version}"
         for s in SERVICES:
             lines.append(
-                f"trivy image --cache-dir {self.work}/.shipyard/cache/trivy --config '' "
+                f"trivy image --cache-dir {self.work}/.shipyard/cache/trivy-images/{s} --config '' "
                 "--skip-check-update --skip-version-check --no-progress --skip-db-update "
                 "--image-src docker --scanners secret,misconfig --image-config-scanners "
                 "misconfig,secret --ignorefile '' --secret-config '' --list-all-pkgs --timeout "
@@ -482,8 +482,10 @@ def fresh(images_app: AppRepo, tmp_path: Path) -> Fresh:
     assert not (images_app.work / ".shipyard").exists()
     tmp = tmp_path / "tmpdir"
     tmp.mkdir()
+    # No deploy ever ran here, so no settings key exists: a dry run names revisions with x's.
     return Fresh(images_app, port, Expect(images_app.work, images_app.remote, port, tmp,
-                                          env_file=False))
+                                          env_file=False, suffix=dict.fromkeys(SERVICES, "x" * 6),
+                                          settings=dict.fromkeys(SERVICES, "x" * 16)))
 
 
 FRESH_PLANS = ["release", "build", "scan", "push", "deploy", "rollback", "tag", "cleanup-branch",

@@ -180,7 +180,8 @@ def test_bad_input_changes_nothing(app: ReleaseApp) -> None:
 
     # Cloud Run without gcloud credentials: preflight names it, and nothing was changed.
     err = _refused(app, 1, "release", "--version", "v3.0.0", "--env", "cloud")
-    assert "error: preflight failed, nothing was changed: " in err and "gcloud auth:" in err
+    assert "error: preflight failed, nothing was changed: " in err
+    assert "gcloud auth: gcloud gives no access token" in err
     assert "→" not in err
 
     record = app.state / "releases" / f"{V1}.json"

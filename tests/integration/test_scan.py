@@ -193,6 +193,8 @@ def test_a_scan_is_remembered_by_image_and_judged_again_every_time(
     (scan_app.work / "shipyard.toml").write_text(
         scan_config(scan_images, scan=f'db_repository = "{trivy_db_repository}"'))
     scan = ("scan", "--version", VERSION, "--service", "oldlibs")
+    scan_app.git("add", "-A")  # a build needs its context tracked: a tag must reproduce it
+    scan_app.git("commit", "-q", "-m", "the scan services")
     assert invoke(scan_app.work, "build", "--version", VERSION, "--service", "oldlibs").code == 0
     first = invoke(scan_app.work, *scan)
     assert first.code == 1 and _trivy_scans(scan_app) == 1, first.text
@@ -216,6 +218,7 @@ def test_a_scan_is_remembered_by_image_and_judged_again_every_time(
 
     dockerfile = scan_app.work / "oldlibs" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + 'LABEL note="a new image"\n')
+    scan_app.git("commit", "-q", "-am", "oldlibs: a new image")
     assert invoke(scan_app.work, "build", "--version", VERSION, "--service", "oldlibs").code == 0
     assert invoke(scan_app.work, *scan).code == 1
     assert _trivy_scans(scan_app) == 2  # a new image id: scanned again

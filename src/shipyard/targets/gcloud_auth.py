@@ -7,6 +7,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from shipyard.commands import gcloud as g
+from shipyard.errors import CommandError, ShipyardError
 from shipyard.registries.auth import TokenLogin
 from shipyard.registries.client import Registry
 
@@ -28,5 +29,11 @@ def artifact_registry(ctx: RunContext, gcloud: str) -> tuple[Registry, TokenLogi
 
 
 def auth_detail(login: TokenLogin) -> str:
-    login.token()
+    try:
+        login.token()
+    except CommandError as exc:
+        raise ShipyardError("gcloud gives no access token: "
+                            f"{(exc.stderr_tail.splitlines() or [exc.message])[-1][:200]}",
+                            hint="gcloud auth login (or, in Cloud Build, the build's service "
+                                 "account); see docs/cloud-run.md") from None
     return "gcloud gives an access token (used for Artifact Registry and the API)"
