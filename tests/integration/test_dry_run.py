@@ -379,15 +379,15 @@ def test_dry_runs_with_the_local_environment_down_change_nothing_and_print_their
         ran, changed = down.dry("release", "--version", V3)
         unchanged(ran, changed)
         e = with_buildkit(e, ran, V3)
-        # With the registry down the builder cannot see v2 to use as its cache. `up` twice:
-        # see test_a_plan_starts_the_local_environment_once.
+        # With the registry down the builder cannot see v2 to use as its cache; the local
+        # environment's start is planned once (test_a_plan_starts_the_local_environment_once).
         assert_plan(ran, [*up, *e.tag(V3), *e.builds(V3, cache_from=None), *e.scans(V3),
-                          *e.pushes(V3), *up, *e.runs(V3), *e.switch()])
+                          *e.pushes(V3), *e.runs(V3), *e.switch()])
 
     with subtests.test("build"):
         ran, changed = down.dry("build", "--version", V3)
         unchanged(ran, changed)
-        assert_plan(ran, [*e.registry_start(), *e.builds(V3, cache_from=None)])
+        assert_plan(ran, e.builds(V3, cache_from=None))  # a build needs no registry
 
     with subtests.test("scan"):
         ran, changed = down.dry("scan", "--version", V3)
@@ -403,7 +403,7 @@ def test_dry_runs_with_the_local_environment_down_change_nothing_and_print_their
         ran, changed = down.dry("deploy", "--version", V1)
         unchanged(ran, changed)
         digests = {s: down.digests[(s, V1)] for s in SERVICES}
-        assert_plan(ran, [*up, *up, *e.runs(V1, digests), *e.switch()])
+        assert_plan(ran, [*up, *e.runs(V1, digests), *e.switch()])
 
     with subtests.test("tag"):
         ran, changed = down.dry("tag", "--version", V3)
@@ -430,11 +430,6 @@ def test_dry_runs_with_the_local_environment_down_change_nothing_and_print_their
             "local registry: not running"], ran.err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with the registry down these dry runs exit 1 (registry 127.0.0.1:PORT is not reachable): "
-    "rollback asks the registry which releases still have their images, push asks it for the "
-    "digest of an image that is built; the refactor on main makes dry runs work with the "
-    "local env down"))
 def test_dry_runs_that_ask_the_registry_plan_while_it_is_down(down: Stage) -> None:
     e = down.expect
     digests = {s: down.digests[(s, V1)] for s in SERVICES}
@@ -516,11 +511,11 @@ def test_dry_runs_on_a_fresh_checkout_print_their_plans(fresh: Fresh, task: str)
         e = with_buildkit(e, ran, V1)
     plans = {
         "release": [*up, *e.tag(V1), *e.builds(V1, cache_from=None), *e.scans(V1),
-                    *e.pushes(V1), *up, *e.runs(V1), *e.switch()],  # `up` twice: see above
-        "build": [*e.registry_start(), *e.builds(V1, cache_from=None)],
+                    *e.pushes(V1), *e.runs(V1), *e.switch()],
+        "build": e.builds(V1, cache_from=None),  # a build needs no registry
         "scan": e.scans(V1),
         "push": [*e.registry_start(), *e.pushes(V1)],
-        "deploy": [*up, *up, *e.runs(V1), *e.switch()],  # no record: the digest is planned
+        "deploy": [*up, *e.runs(V1), *e.switch()],  # no record: the digest is planned
         "tag": e.tag(V1),
         "cleanup-branch": one(f"git push origin --delete refs/heads/{FEATURE}",
                               f"git branch -D {FEATURE}"),
@@ -530,16 +525,7 @@ def test_dry_runs_on_a_fresh_checkout_print_their_plans(fresh: Fresh, task: str)
     assert_plan(ran, plans[task])
 
 
-WRITES_STATE = pytest.mark.xfail(strict=True, reason=(
-    "on a fresh checkout this dry run creates .shipyard/ and its .gitignore (LocalTarget, "
-    "lock_path and history_path call state_dir) and, for release and deploy, "
-    ".shipyard/local/revision.key (settings_hash makes the key); the refactor on main makes "
-    "them read-only in dry runs"))
-
-
-@pytest.mark.parametrize("task", [
-    pytest.param(t, marks=WRITES_STATE) if t in (
-        "release", "deploy", "rollback", "local-up", "local-down") else t for t in FRESH_PLANS])
+@pytest.mark.parametrize("task", FRESH_PLANS)
 def test_dry_runs_on_a_fresh_checkout_change_nothing(fresh: Fresh, task: str) -> None:
     _, changed = fresh.dry(*fresh_args(task))
     assert changed == [], "the dry run changed:\n" + "\n".join(changed)
@@ -547,10 +533,6 @@ def test_dry_runs_on_a_fresh_checkout_change_nothing(fresh: Fresh, task: str) ->
     assert fresh.repo.git("status", "--porcelain", "--ignored") == ""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a plan starts the registry and nginx twice: release and deploy run target.up() before "
-    "the stages and the deploy stage runs it again; in a dry run the first start was only "
-    "planned, so the second is planned too, though a real run starts them once"))
 def test_a_plan_starts_the_local_environment_once(fresh: Fresh) -> None:
     for task in ("release", "deploy"):
         ran, _ = fresh.dry(*fresh_args(task))

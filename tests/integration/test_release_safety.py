@@ -179,10 +179,11 @@ def test_bad_input_changes_nothing(app: ReleaseApp) -> None:
             f"error: invalid version '{bad}': {BAD_VERSION[0]}", BAD_VERSION[1]]
 
     # Cloud Run without gcloud credentials: preflight names it, and nothing was changed.
-    err = _refused(app, 1, "release", "--version", "v3.0.0", "--env", "cloud")
-    assert "error: preflight failed, nothing was changed: " in err
-    assert "gcloud auth: gcloud gives no access token" in err
-    assert "→" not in err
+    error, hint = _refused(app, 1, "release", "--version", "v3.0.0", "--env", "cloud")
+    assert error.startswith("error: preflight failed, nothing was changed: ")
+    assert "gcloud auth: gcloud gives no access token" in error
+    assert hint == ("hint: gcloud auth login (or, in Cloud Build, the build's service account); "
+                    "see docs/cloud-run.md")
 
     record = app.state / "releases" / f"{V1}.json"
     good = record.read_bytes()

@@ -128,15 +128,20 @@ def show_revisions(title: str, revisions: Sequence[Revision]) -> None:
 
 
 def rollback_candidates(ctx: RunContext, exclude: str | None) -> list[str]:
-    """Recorded, verified releases whose images are all still in the registry."""
+    """Recorded, verified releases whose images are all still in the registry. A dry run with
+    the registry down cannot ask it: it plans with every verified release, and says so."""
     found = []
+    ask = not ctx.dry_run or ctx.registry.ping()
+    if not ask:
+        console.note(f"[dry-run] {ctx.env.registry} does not answer: the images of the "
+                     "releases are not checked")
     folder = releases_dir(ctx.config.root, ctx.env.name)
     for path in sorted(folder.glob("v*.json")) if folder.exists() else []:
         name = path.name[:-len(".json")]
         if not is_version_tag(name) or name == exclude:
             continue
         record = ctx.record_of(Version.parse(name))
-        if record.data.get("verified") and images_present(ctx, record.images):
+        if record.data.get("verified") and (not ask or images_present(ctx, record.images)):
             found.append(name)
     return sorted(found, key=Version.parse, reverse=True)
 

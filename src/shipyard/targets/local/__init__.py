@@ -58,6 +58,7 @@ class LocalTarget:
                                     self._registry, ctx.runner)
         self.proxy = LocalProxy(state_path(ctx.config.root), self.settings.proxy_ports,
                                 ctx.runner)
+        self._planned: set[str] = set()  # dry run: starts already planned
 
     @cached_property
     def containers(self) -> Containers:
@@ -83,15 +84,23 @@ class LocalTarget:
         return self._registry
 
     def up(self, *, serving: bool = True) -> None:
-        if not self.daemon.up():
-            console.note(f"local registry: already answering on 127.0.0.1:{self.daemon.port}")
-        if not serving:
+        # A dry run starts nothing, so a second up() in the same run would plan the same
+        # starts again: what this run already planned counts as up.
+        if "registry" not in self._planned:
+            if not self.daemon.up():
+                console.note(f"local registry: already answering on 127.0.0.1:"
+                             f"{self.daemon.port}")
+            elif self.runner.dry_run:
+                self._planned.add("registry")
+        if not serving or "proxy" in self._planned:
             return
         pid = self.proxy.master_pid()
         if pid is not None:
             console.note(f"local proxy: nginx already running (pid {pid})")
             return
         self.proxy.up(self._restorable())
+        if self.runner.dry_run:
+            self._planned.add("proxy")
 
     def down(self) -> None:
         done = "would be stopped" if self.runner.dry_run else "stopped"
