@@ -32,11 +32,10 @@ class StandIn(Protocol):
     def endpoint(self) -> str: ...
 
 
-def gcloud_env(tmp_path: Path, standin: StandIn) -> dict[str, str]:
-    """The variables that make gcloud hermetic and send Cloud Run calls to `standin`."""
-    config = tmp_path / "gcloud-config"
+def hermetic(config: Path, project: str) -> dict[str, str]:
+    """gcloud with a throwaway config and a fake token: no prompts, no usage reporting, no
+    update checks, no GCE metadata probe, no colour, the project set."""
     config.mkdir(parents=True, exist_ok=True)
-    port = str(standin.port)
     return {
         "CLOUDSDK_CONFIG": str(config),
         "CLOUDSDK_AUTH_ACCESS_TOKEN": ACCESS_TOKEN,
@@ -48,7 +47,15 @@ def gcloud_env(tmp_path: Path, standin: StandIn) -> dict[str, str]:
         "CLOUDSDK_CORE_SHOULD_PROMPT_TO_ENABLE_API": "false",
         "CLOUDSDK_CORE_DISABLE_COLOR": "true",  # plain text to match on: no colour and,
         "TERM": "dumb",  # with a dumb terminal, no bold either
-        "CLOUDSDK_CORE_PROJECT": standin.project,
+        "CLOUDSDK_CORE_PROJECT": project,
+    }
+
+
+def gcloud_env(tmp_path: Path, standin: StandIn) -> dict[str, str]:
+    """The variables that make gcloud hermetic and send Cloud Run calls to `standin`."""
+    port = str(standin.port)
+    return {
+        **hermetic(tmp_path / "gcloud-config", standin.project),
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": standin.endpoint,
         # print-identity-token --impersonate-service-account mints ID tokens here
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS": f"http://127.0.0.1:{port}/",

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.commands import gcloud as g
+from tests.contract.gcloud_env import hermetic
 
 pytestmark = pytest.mark.contract
 
@@ -24,16 +25,10 @@ GCLOUD = shutil.which("gcloud") or "gcloud"
 IMAGE = "us-central1-docker.pkg.dev/p/repo/api-server@sha256:" + "ab" * 32
 
 
-def hermetic(tmp: Path) -> dict[str, str]:
-    return {**os.environ, "CLOUDSDK_CONFIG": str(tmp), "CLOUDSDK_AUTH_ACCESS_TOKEN": "fake",
-            "CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
-            "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-            "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-            "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
-            "CLOUDSDK_CORE_SHOULD_PROMPT_TO_ENABLE_API": "false", "CLOUDSDK_CORE_PROJECT": "p",
-            # Nothing listens here: a parsed command fails at its first request, exit 1.
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://127.0.0.1:9/",
-            "CLOUDSDK_CORE_HTTP_TIMEOUT": "2"}
+def hermetic_env(tmp: Path) -> dict[str, str]:
+    # Nothing listens at the override: a parsed command fails at its first request, exit 1.
+    return {**os.environ, **hermetic(tmp, "p"),
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://127.0.0.1:9/"}
 
 
 def service(**changes: object) -> g.RunService:
@@ -90,7 +85,7 @@ def test_every_argv_passes_the_real_gcloud_parser(tmp_path: Path) -> None:
         argv = BUILDERS[name]()
         home = tmp_path / name.replace(" ", "-").replace(",", "")
         home.mkdir()
-        done = subprocess.run((*argv, "--verbosity=debug"), env=hermetic(home),
+        done = subprocess.run((*argv, "--verbosity=debug"), env=hermetic_env(home),
                               capture_output=True, text=True, timeout=120, check=False)
         return name, done.returncode, done.stderr
 
@@ -104,6 +99,6 @@ def test_every_argv_passes_the_real_gcloud_parser(tmp_path: Path) -> None:
 def test_the_parser_check_can_fail(tmp_path: Path) -> None:
     # The same check on a command line gcloud must refuse: the dict syntax without a value.
     argv = (*g.run_deploy(GCLOUD, service(), no_traffic=True), "--set-secrets=DATABASE_URL")
-    done = subprocess.run(argv, env=hermetic(tmp_path), capture_output=True, text=True,
+    done = subprocess.run(argv, env=hermetic_env(tmp_path), capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 2, done.stderr[-1000:]

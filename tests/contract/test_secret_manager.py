@@ -45,6 +45,7 @@ from shipyard.state.records import ReleaseRecord
 from shipyard.targets.base import Check, SecretBinding
 from shipyard.version import Version
 from tests.conftest import free_port
+from tests.contract.gcloud_env import hermetic
 from tests.contract.secret_manager_standin import ACCESSOR, SecretManagerStandIn
 
 PROJECT, NUMBER, OTHER = "demo-proj", "100000000001", "200000000002"
@@ -503,15 +504,7 @@ def gcloud(tmp_path: Path, sm: SecretManagerStandIn, *args: str, stdin: str | No
     assert GCLOUD is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
     env.update({
-        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud-config"),
-        "CLOUDSDK_AUTH_ACCESS_TOKEN": "fake",
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
-        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-        "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
-        "CLOUDSDK_CORE_SHOULD_PROMPT_TO_ENABLE_API": "false",
-        "CLOUDSDK_CORE_PROJECT": PROJECT,
+        **hermetic(tmp_path / "gcloud-config", PROJECT),
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER": f"{sm.url}/",
     })
     return subprocess.run((GCLOUD, *args), env=env, input=stdin, capture_output=True,

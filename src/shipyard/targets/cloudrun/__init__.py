@@ -21,12 +21,10 @@ from shipyard.exec.tools import tool_version
 from shipyard.registries.client import Registry
 from shipyard.stages.fanout import fan_out
 from shipyard.state import audit
-from shipyard.state.records import releases_dir
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
 from shipyard.targets.cloudrun import verify
+from shipyard.targets.cloudrun.spec import check_names, gcloud_error, run_service, version_of_label
 from shipyard.targets.cloudrun.state import (
-    MANAGED_LABEL,
-    MAX_TAG_AND_SERVICE,
     VERSION_LABEL,
     RevisionState,
     ServiceState,
@@ -57,7 +55,7 @@ class CloudRunTarget:
         self._registry, self._login = artifact_registry(ctx, self.gcloud)
         self._urls: dict[str, str] = {}
         if ctx.version is not None:
-            self._names()  # Cloud Run's name limits: bad input, refused before anything runs
+            check_names(ctx)  # Cloud Run's name limits: bad input, refused before anything runs
 
     # ----------------------------------------------------------- the Target protocol --
 
@@ -65,7 +63,7 @@ class CloudRunTarget:
         return (Check("gcloud", lambda: tool_version(self.runner, (self.gcloud, "--version"),
                                                      "gcloud")),
                 Check("gcloud auth", lambda: auth_detail(self._login)),
-                Check("cloud run names", self._names),
+                Check("cloud run names", lambda: check_names(self.ctx)),
                 *self.ctx.secrets.checks())
 
     def registry(self) -> Registry:
@@ -79,7 +77,7 @@ class CloudRunTarget:
                      "`gcloud run services delete` removes one")
 
     def deploy(self, plan: DeployPlan) -> list[Revision]:
-        self._names()
+        check_names(self.ctx)
         tag = tag_of(plan.version)
         before = self._each(self._describe, [s.service for s in plan.services])
         self._report_pinned(before)
@@ -87,7 +85,7 @@ class CloudRunTarget:
         self._each(lambda n: self._clear_failed_tags(before[n]), stuck)  # type: ignore[arg-type]
         if self.runner.dry_run:
             for s in plan.services:
-                self._write(g.run_deploy(self.gcloud, self._spec(s, plan.version),
+                self._write(g.run_deploy(self.gcloud, run_service(self.ctx, s, plan.version),
                                          no_traffic=before[s.service] is not None),
                             timeout=900)
             return [self._revision(s.service, plan.version, s.image, f"{s.service}-({tag})",
@@ -123,8 +121,8 @@ class CloudRunTarget:
             top = max(serving, key=lambda t: t.percent)
             rev = self._revisions(name).get(top.revision)
             label = rev.labels.get(VERSION_LABEL, "") if rev else ""
-            found[name] = self._revision(name, self._version_of(label), rev.image if rev else "",
-                                         top.revision, state.url)
+            found[name] = self._revision(name, version_of_label(self.ctx, label),
+                                         rev.image if rev else "", top.revision, state.url)
         return found
 
     def verify(self, plan: DeployPlan) -> None:
@@ -145,7 +143,7 @@ class CloudRunTarget:
                     ) -> tuple[str, str, bool]:
         """Deploy one revision and verify it through its tag URL; traffic is not moved here
         (a first revision of a new service takes it: gcloud cannot deploy it without)."""
-        spec, name, first = self._spec(planned, version), planned.service, before is None
+        spec, name, first = run_service(self.ctx, planned, version), planned.service, before is None
         try:
             self._write(g.run_deploy(self.gcloud, spec, no_traffic=not first), timeout=900)
         except CommandError as exc:
@@ -225,44 +223,11 @@ class CloudRunTarget:
                 console.note(f"warning: {name}: traffic was set by hand ({shown}); this deploy "
                              "moves all of it to the new revision once verified")
 
-    def _spec(self, planned: ServicePlan, version: Version) -> g.RunService:
-        service = self._service(planned.service)
-        return g.RunService(
-            name=planned.service, image=planned.image, region=self.gcp.region,
-            project=self.gcp.project, port=service.port, health_path=service.health_path,
-            tag=tag_of(version), env=dict(service.env),
-            secrets={b.env: f"{b.secret}:{b.version}" for b in planned.secrets},
-            labels={MANAGED_LABEL: "shipyard", VERSION_LABEL: tag_of(version)},
-            allow_unauthenticated=self.run.allow_unauthenticated,
-            service_account=self.gcp.service_account, cpu=self.run.cpu,
-            memory=self.run.memory, concurrency=self.run.concurrency,
-            min_instances=self.run.min_instances, max_instances=self.run.max_instances)
-
-    def _names(self) -> str:
-        tag = tag_of(self.ctx.release)
-        for service in self.ctx.services:
-            if len(tag) + len(service.name) > MAX_TAG_AND_SERVICE:
-                raise UsageError(f"{service.name}: revision tag {tag} plus the service name "
-                                 f"is {len(tag) + len(service.name)} characters; Cloud Run "
-                                 f"allows {MAX_TAG_AND_SERVICE}", hint="shorten the service "
-                                 "name or the version's pre-release part")
-        return f"tag {tag} fits every service name"
-
     def _read(self, argv: tuple[str, ...], *, check: bool = True) -> Result:
         return self.runner.run(argv, mutates=False, check=check, timeout=300)
 
     def _write(self, argv: tuple[str, ...], *, timeout: float) -> Result:
         return self.runner.run(argv, timeout=timeout)
-
-    def _version_of(self, label: str) -> str:
-        """A revision's version label back to the version: the recorded release whose tag
-        form it is (labels cannot hold dots), else the label as it is."""
-        folder = releases_dir(self.ctx.config.root, self.ctx.env.name)
-        for path in folder.glob("v*.json") if folder.is_dir() else []:
-            name = path.name.removesuffix(".json")
-            if tag_of(name) == label:
-                return name
-        return label
 
     def _service(self, name: str) -> Service:
         return self.ctx.config.select([name])[0]
@@ -288,16 +253,6 @@ class CloudRunTarget:
         digest = image.rpartition("@")[2] if "@" in image else ""
         return Revision(service=service, version=str(version), digest=digest, image=image,
                         name=name, url=url)
-
-
-def gcloud_error(stderr: str) -> str:
-    """gcloud's own `ERROR: ...` sentence (it wraps long ones over several lines)."""
-    lines = [line.strip() for line in stderr.strip().splitlines()]
-    start = next((i for i, line in enumerate(lines) if line.startswith("ERROR:")), None)
-    if start is None:
-        return lines[-1] if lines else "no output"
-    text = " ".join(lines[start:start + 4]).removeprefix("ERROR:").strip()
-    return text[:300]
 
 
 def _missing(planned: ServicePlan) -> ServiceState:
