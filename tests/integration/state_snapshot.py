@@ -67,9 +67,18 @@ def _tree(root: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
     return found
 
 
+def _head(work: Path) -> str:
+    """The branch HEAD is on, or the commit of a detached HEAD (a tag checkout, as in CI)."""
+    done = subprocess.run(("git", "symbolic-ref", "-q", "HEAD"), cwd=work, capture_output=True,
+                          text=True, timeout=120, check=False)
+    if done.returncode == 0:
+        return done.stdout.strip()
+    return "detached at " + _run("git", "rev-parse", "HEAD", cwd=work).strip()
+
+
 def git_state(work: Path, remote: Path) -> dict[str, Any]:
     return {
-        "head": _run("git", "symbolic-ref", "-q", "HEAD", cwd=work).strip(),
+        "head": _head(work),
         "refs": _run("git", "for-each-ref", "--format=%(objectname) %(refname)", cwd=work),
         "status": _run("git", "status", "--porcelain", "--ignored", "--untracked-files=all",
                        cwd=work),

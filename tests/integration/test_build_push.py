@@ -124,7 +124,7 @@ def test_same_digest_repush_is_skipped_and_overwrite_refused(images_app: AppRepo
     assert refused.code == 1
     assert errors(refused) == [
         f"error: failed: alpha (succeeded: none); alpha: 127.0.0.1:{registry.port}/demo/alpha:"
-        f"v1.0.0 is already in the registry as {digest}, and the local image is different",
+        f"v1.0.0 is already in the registry as {digest}, and this release's image is different",
         "hint: a released version is never overwritten: release a new version"], refused.err
     assert registry.digest("demo/alpha", "v1.0.0") == digest
 

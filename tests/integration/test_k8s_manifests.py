@@ -575,7 +575,8 @@ def test_overlay_render_passes_every_check(renders: Renders, overlay: str) -> No
 def test_prod_overlay_is_the_one_shipyard_toml_names() -> None:
     prod = CONFIG.environments["prod"]
     assert prod.target == "gke" and prod.gcp is not None
-    assert SAMPLE / str(prod.gcp.overlay) == K8S / "overlays" / "prod"
+    assert prod.gcp.gke is not None
+    assert SAMPLE / prod.gcp.gke.overlay == K8S / "overlays" / "prod"
     assert OVERLAYS["prod"].namespace == prod.gcp.namespace
     assert OVERLAYS["prod"].project == prod.gcp.project
 

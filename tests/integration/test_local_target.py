@@ -332,8 +332,9 @@ def test_dry_run_deploy_runs_nothing(make_local: Callable[..., Local], tmp_path:
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     local = make_local()
     images = local.images(V1)
-    secrets = local.secrets()
-    assert secrets["alpha"]["CANARY_TOKEN"] == local.canary
+    plan = local.plan(V1, images)  # bindings: names and versions, never a value
+    assert [b.env for b in plan.services[0].secrets] == ["CANARY_TOKEN"]
+    assert local.canary not in repr(plan)
     temp = tmp_path / "temp"  # where an env file of the deploy would be written
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))

@@ -80,7 +80,7 @@ def test_deploy_and_rollback_commands(app: ReleaseApp) -> None:
         assert sorted(table(deployed.out, f"deploy {version} → local")) == ["alpha", "beta"]
         record = app.record(version)
         assert (record["verified"], record["last_action"]) == (True, "deploy")
-        assert "status" not in record  # only `invoke release` marks a release released
+        assert record["status"] == "released"  # verified: never "failed" and verified
     assert [(e["version"], e["action"], e["verified"], e["replaced"])
             for e in app.history()] == [(V1, "release", True, None),
                                         (V2, "deploy", True, V1), (V3, "deploy", True, V2)]

@@ -19,8 +19,14 @@ def state(app: ReleaseApp) -> dict[str, object]:
     """app.snapshot() without what any run writes: the command log and .shipyard/.gitignore."""
     snap = app.snapshot()
     files: dict[str, str] = snap["files"]  # type: ignore[assignment]
-    snap["files"] = {k: v for k, v in files.items() if k.split("/")[0] not in (
-        "logs", ".gitignore")}
+    written = (".shipyard/logs", ".shipyard/.gitignore")
+    snap["files"] = {k: v for k, v in files.items()
+                     if not any(k == w or k.startswith(w + "/") for w in written)
+                     and k != ".shipyard"}
+    git_state: dict[str, str] = snap["git"]  # type: ignore[assignment]
+    git_state["status"] = "\n".join(  # the same files, as `git status --ignored` lists them
+        line for line in git_state["status"].splitlines()
+        if not any(w in line for w in written))
     return snap
 
 
@@ -87,6 +93,7 @@ def test_release_behind_the_remote_is_refused(app: ReleaseApp, tmp_path) -> None
     (other / "beta" / "content.txt").write_text("a teammate's change\n")
     git(other, "commit", "-q", "-am", "teammate's change")
     git(other, "push", "-q", "origin", "main")
+    app.repo.git("fetch", "-q", "origin")  # what the release's own fetch would change
     ran = refused(app, "release", "--version", V1)
     assert ran.line("error: ") == PREFLIGHT + "git: main is 1 commit(s) behind origin/main"
     assert ran.line("hint: ") == "git pull --ff-only origin main, check the result, then rerun"

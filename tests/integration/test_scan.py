@@ -138,7 +138,9 @@ def test_image_not_built_says_build_first(scan_app: AppRepo, scan_images: ScanIm
     assert ran.code == 1, ran.text
     image = f"127.0.0.1:{scan_images.registry_port}/{scan_images.project}/clean:v9.9.9"
     said = [line for line in ran.err.splitlines() if line.startswith(("error: ", "hint: "))]
-    assert said == [f"error: image {image} is not in the local Docker engine",
+    # Scans run per service, like builds and pushes: the error names what failed first.
+    assert said == [f"error: failed: clean (succeeded: none); clean: image {image} is not in "
+                    "the local Docker engine",
                     "hint: build it first: invoke build --version v9.9.9"], ran.err
 
 

@@ -124,7 +124,8 @@ def test_a_dry_run_only_queries_and_writes_nothing(git_fakes: Fakes) -> None:
         ("trivy", "image"), ("trivy", "image"), ("trivy", "convert"),
         ("trivy", "image"), ("trivy", "convert"), ("docker", "push"), ("docker", "push")]
     assert fakes.engine.images == {} and fakes.registry.pushes == []
-    assert fakes.target.verbs == ["up", "up", "deploy"]  # a target honours the dry run itself
+    # a target honours the dry run itself; `current` reads what serves (for "nothing to do")
+    assert fakes.target.verbs == ["up", "current", "up", "deploy"]
     plan = fakes.target.calls[-1][1]
     assert plan.images() == {name: f"{REGISTRY}/{name}@{PLANNED_DIGEST}"
                              for name in ("api", "web")}
