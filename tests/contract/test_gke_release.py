@@ -10,22 +10,21 @@ v1.1.0's saved render applied back); a good v1.3.0; a rollback that re-applies v
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import LocalRegistryProcess, Ran, free_port, git, invoke
+from tests.conftest import LocalRegistryProcess, Ran, git, invoke
 from tests.contract.kube_fixtures import (  # noqa: F401 - fixtures
     GkeCluster,
     gke_cluster_fixture,
 )
 from tests.contract.secret_manager_standin import SecretManagerStandIn
+from tests.support.apps import sample_copy
 
 pytestmark = pytest.mark.contract
 
-ROOT = Path(__file__).resolve().parents[2]
 PROJECT, NAMESPACE = "shipyard-test", "meta-ad-studio"
 SA = f"meta-ad-studio@{PROJECT}.iam.gserviceaccount.com"
 VALUES = {"db-url": "postgres://app:gke-secret-one@db/app", "runwayml-key": "rw-gke-secret-2",
@@ -69,22 +68,13 @@ class Prod:
 def prod(tmp_path: Path, registry: LocalRegistryProcess, gke_cluster: GkeCluster,
          secret_manager: SecretManagerStandIn) -> Prod:
     app = tmp_path / "meta-ad-studio"
-    shutil.copytree(ROOT / "examples" / "meta-ad-studio", app,
-                    ignore=shutil.ignore_patterns(".shipyard"))
+    sample_copy(app, tmp_path / "remote.git")  # committed and pushed, on ports of its own
     config = app / "shipyard.toml"
     text = config.read_text().replace('project = "meta-ad-studio-prod"', f'project = "{PROJECT}"')
-    text = text.replace('namespace = "meta-ad-studio"', f'namespace = "{NAMESPACE}"\n'
-                        f'registry = "127.0.0.1:{registry.port}/meta-ad-studio"\n'
-                        f'service_account = "{SA}"')
-    for port in ("5000", "8081", "8082"):
-        text = text.replace(f"= {port}", f"= {free_port()}")
-    config.write_text(text)
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(app, "init", "-q", "-b", "main")
-    git(app, "add", "-A")
-    git(app, "commit", "-q", "-m", "the sample")
-    git(app, "remote", "add", "origin", str(remote))
+    config.write_text(text.replace('namespace = "meta-ad-studio"', f'namespace = "{NAMESPACE}"\n'
+                                   f'registry = "127.0.0.1:{registry.port}/meta-ad-studio"\n'
+                                   f'service_account = "{SA}"'))
+    git(app, "commit", "-q", "-am", "prod on the stand-ins, images in the test registry")
     git(app, "push", "-q", "origin", "main")
     gke_cluster.kube.add_namespace(NAMESPACE)
     env = {**gke_cluster.env, "SHIPYARD_SECRETMANAGER_ENDPOINT": secret_manager.url}
