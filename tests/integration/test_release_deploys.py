@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,12 @@ def test_a_killed_deploy_adopts_its_running_containers(app: ReleaseApp) -> None:
     try:
         healthy = err.wait_for("alpha: started a new container", timeout=120)
         assert healthy is not None, err.text
+        # Under load alpha may be healthy before beta's `docker run` returned: kill once
+        # beta's container runs too, while it is still starting (START_DELAY).
+        deadline = time.monotonic() + 30
+        while len([c for c in app.containers(running_only=True) if f"-{V2}-" in c]) < 2 \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert "beta: started" not in err.text  # beta is still starting: nothing switched
     finally:
         kill_tree(first)
