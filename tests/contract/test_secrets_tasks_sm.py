@@ -231,3 +231,18 @@ def test_disabling_a_version_the_serving_release_pins_warns(staging: Staging) ->
     quiet = staging.run("secrets-set", "RUNWAYML_API_KEY", "--disable-previous",
                         stdin="rk-live-two-0002")
     assert quiet.code == 0 and "note:" not in quiet.err  # v1.1.0 does not pin runwayml-key 1
+
+
+def test_on_gke_the_note_names_the_overlay_that_pins_versions(staging: Staging) -> None:
+    staging.sm.add_secret("meta-ad-studio-prod", "db-url", (OLD[0], "ENABLED"))
+    ran = invoke(staging.app, "secrets-set", "DATABASE_URL", "--env", "prod", env=staging.env,
+                 stdin=NEW)
+    assert ran.code == 0, ran.text
+    assert "DATABASE_URL set: db-url version 2; used by api-server" in ran.out
+    assert ("note: the pods of env prod mount the secret versions that the SecretProviderClass "
+            "in k8s/overlays/prod names: change db-url's there to the new version, then "
+            "release") in ran.err
+    check = invoke(staging.app, "secrets-check", "--env", "prod", env=staging.env)
+    assert check.code == 1  # prod names no service_account: no one to check access for
+    assert "environments.prod.service_account (the account the services run as) is not set" \
+        in check.line("error: ")

@@ -31,12 +31,16 @@ Versions = list[tuple[int, str]]  # (number, state name), newest first
 class SecretManagerStore:
     keeps_versions = True
 
-    def __init__(self, source: SecretManagerSecrets, runner: Runner) -> None:
+    def __init__(self, source: SecretManagerSecrets, runner: Runner,
+                 overlay: str | None = None) -> None:
         self.source, self.runner = source, runner
+        self.overlay = overlay  # gke: the pods mount the versions this overlay names
 
     @classmethod
     def from_context(cls, ctx: RunContext) -> SecretManagerStore:
-        return cls(SecretManagerSecrets.from_context(ctx), ctx.runner)
+        gke = ctx.env.gcp.gke if ctx.env.gcp else None
+        return cls(SecretManagerSecrets.from_context(ctx), ctx.runner,
+                   gke.overlay if gke else None)
 
     def _about(self, name: str) -> tuple[SecretRef, Resolved, str]:
         ref = self.source.refs[name]
@@ -79,6 +83,10 @@ class SecretManagerStore:
         if ref.version != LATEST:
             notes.append(f"{name} is pinned to {ref}: deploys keep using version {ref.version} "
                          f"until you pin the new one in [environments.{self.source.env}.secrets]")
+        if self.overlay:
+            notes.append(f"the pods of env {self.source.env} mount the secret versions that the "
+                         f"SecretProviderClass in {self.overlay} names: change {ref.secret}'s "
+                         "there to the new version, then release")
         disabled = previous if disable_previous else None
         if self.runner.dry_run:
             console.note(f"[dry-run] would add a version to {about.name}"
