@@ -160,3 +160,26 @@ def test_with_no_secret_listed_the_hint_says_how_to_list_one(tmp_path: Path) -> 
         known_name(context(tmp_path, []), "X")
     assert caught.value.hint == ('no service lists a secret yet: add secrets = ["NAME"] to a '
                                  "[services.X] table")
+
+
+def test_a_write_that_fails_is_one_error_line_and_changes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipyard.errors import ShipyardError
+    from shipyard.secrets.dotenv_store import DotenvStore
+
+    ctx = context(tmp_path, ["DATABASE_URL"])
+    store = DotenvStore.from_context(ctx)
+    dotenv_file.make_folder(store.path.parent)
+    store.path.write_text("DATABASE_URL=old-value\n")
+    store.path.chmod(0o600)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ShipyardError) as caught:
+        store.put("DATABASE_URL", "new-value-1234", disable_previous=False)
+    assert caught.value.message == ("cannot write .shipyard/secrets/local.env: No space left on "
+                                    "device") and caught.value.exit_code == 1
+    assert store.path.read_text() == "DATABASE_URL=old-value\n"
+    assert dotenv_file.temp_files(store.path) == []

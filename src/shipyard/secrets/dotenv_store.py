@@ -55,13 +55,21 @@ class DotenvStore:
             console.note(f"[dry-run] would {what} {name} in {self.shown} (written atomically, "
                          "mode 0600); nothing was written")
         else:
-            dotenv_file.make_folder(self.path.parent)
-            with dotenv_file.locked(self.path):
-                for leftover in dotenv_file.temp_files(self.path):  # a killed writer's
-                    leftover.unlink(missing_ok=True)
-                text = read_secrets_file(self.path) or ""  # again, under the lock
-                dotenv_file.write_private(self.path, dotenv_file.with_value(text, name, value))
+            try:
+                self._write(name, value)
+            except OSError as exc:  # a folder that is a file, not ours, a full disk...
+                raise ShipyardError(f"cannot write {self.shown}: {exc.strerror or exc}",
+                                    hint=f"check {self.path.parent} (it must be a folder this "
+                                         "user may write); nothing was changed") from None
         return Written(name, self.shown, UNVERSIONED, previous=UNVERSIONED if had else None)
+
+    def _write(self, name: str, value: str) -> None:
+        dotenv_file.make_folder(self.path.parent)
+        with dotenv_file.locked(self.path):
+            for leftover in dotenv_file.temp_files(self.path):  # a killed writer's
+                leftover.unlink(missing_ok=True)
+            text = read_secrets_file(self.path) or ""  # again, under the lock
+            dotenv_file.write_private(self.path, dotenv_file.with_value(text, name, value))
 
     def _values_now(self) -> dict[str, str]:
         text = read_secrets_file(self.path)
