@@ -127,8 +127,9 @@ class DotenvSecrets:
     """Secret values from a 0600 dotenv file and the environment; see the module docstring."""
 
     def __init__(self, path: Path, runner: Runner, needs: Mapping[str, Sequence[str]] | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, env: str = "local") -> None:
         self.path = path
+        self.env = env  # the environment's name, for hints
         self.runner = runner
         self.needs = {svc: list(names) for svc, names in (needs or {}).items()}  # svc → NAMES
         self.environ = os.environ if environ is None else environ
@@ -141,7 +142,7 @@ class DotenvSecrets:
             raise UsageError(f"environment {env.name!r} keeps no secrets in a dotenv file",
                              hint="the dotenv secret source is for target = \"local\"")
         needs = {s.name: list(s.secrets) for s in config.services}
-        return cls(config.root / env.local.secrets_file, runner, needs, environ)
+        return cls(config.root / env.local.secrets_file, runner, needs, environ, env.name)
 
     @classmethod
     def from_context(cls, ctx: RunContext) -> DotenvSecrets:
@@ -194,7 +195,8 @@ class DotenvSecrets:
         if missing:
             raise UsageError(
                 f"missing secret{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
-                hint=f"add NAME=value lines to {self.path} (chmod 600), or export them",
+                hint=f'set each: printf %s "$VALUE" | invoke secrets-set {missing[0]} --env '
+                     f"{self.env} (it writes {self.path}); or export them",
             )
         short = [name for name in wanted if len(values[name]) < MIN_SECRET_LENGTH]
         if short:
