@@ -25,6 +25,7 @@ import pytest
 from shipyard.state import audit
 from shipyard.state.records import ReleaseRecord
 from shipyard.version import Version
+from tests.conftest import require_tool
 from tests.contract.gcloud_env import environ, hermetic, run_gcloud
 from tests.contract.secret_manager_standin import SecretManagerStandIn
 from tests.support.apps import sample_copy
@@ -145,6 +146,7 @@ def test_a_pinned_version_is_never_the_one_disabled(staging: Staging) -> None:
     assert ("note: DATABASE_URL is pinned to db-url:2: deploys keep using version 2 until you "
             "pin the new one in [environments.staging.secrets]") in kept.err
     # the hint's own gcloud line, run by the real gcloud against the same stand-in
+    require_tool("gcloud", "runs the hint's gcloud line", "install the Google Cloud SDK")
     settings = {**hermetic(staging.app.parent / "gcloud", PROJECT),
                 "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER": staging.sm.url + "/"}
     done = run_gcloud(settings, *gcloud_line.split()[1:])
