@@ -8,6 +8,7 @@ each shipyard service maps onto a Deployment of a base you may not have written.
     overlay = "k8s/overlays/prod"
     rollout_timeout = 600       # seconds; never shorter than a Deployment's progressDeadline
     force_conflicts = false     # a field another manager owns: refuse (true: take it over)
+    lease_duration = 60         # seconds the deploy Lease lives unrenewed (renewed every third)
 
     [environments.prod.workloads.api-server]   # defaults: the service's own name for both
     deployment = "api"
@@ -33,6 +34,7 @@ class GkeSettings:
     overlay: str
     rollout_timeout: int = 600
     force_conflicts: bool = False
+    lease_duration: int = 60
     workloads: MappingProxyType[str, Workload] = field(
         default_factory=lambda: MappingProxyType({}))
 
@@ -45,6 +47,9 @@ def parse_gke(t: Table, services: list[str]) -> GkeSettings:
     timeout = t.get("rollout_timeout", int, 600)
     if not 10 <= timeout <= 3600:
         raise t.fail(t.key("rollout_timeout"), "must be from 10 to 3600 seconds")
+    lease_duration = t.get("lease_duration", int, 60)
+    if not 10 <= lease_duration <= 3600:
+        raise t.fail(t.key("lease_duration"), "must be from 10 to 3600 seconds")
     table = t.table("workloads")
     workloads = {}
     for name, _ in table.items():
@@ -62,4 +67,5 @@ def parse_gke(t: Table, services: list[str]) -> GkeSettings:
         workloads[name] = Workload(deployment, image)
     return GkeSettings(overlay=overlay, rollout_timeout=timeout,
                        force_conflicts=t.get("force_conflicts", bool, False),
+                       lease_duration=lease_duration,
                        workloads=MappingProxyType(workloads))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, TypeVar
 
 from shipyard.commands import gcloud as g
@@ -68,6 +69,11 @@ class CloudRunTarget:
 
     def registry(self) -> Registry:
         return self._registry
+
+    def exclusive(self, action: str, version: str, *, break_lock: bool
+                  ) -> AbstractContextManager[None]:
+        """No cross-machine lock on Cloud Run yet: shipyard's lock file only"""
+        return nullcontext()
 
     def up(self, *, serving: bool = True) -> None:
         """Nothing to start: Cloud Run and Artifact Registry are always there."""

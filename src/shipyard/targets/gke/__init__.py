@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -32,6 +33,7 @@ from shipyard.state.workspace import state_dir, state_path
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision
 from shipyard.targets.gcloud_auth import artifact_registry, auth_detail, gcloud_path
 from shipyard.targets.gke import render as r
+from shipyard.targets.gke.lease import DeployLease
 from shipyard.ui import console
 from shipyard.version import Version
 
@@ -70,6 +72,16 @@ class GkeTarget:
 
     def registry(self) -> Registry:
         return self._registry
+
+    def exclusive(self, action: str, version: str, *, break_lock: bool
+                  ) -> AbstractContextManager[None]:
+        """The namespace's deploy Lease, so a laptop and Cloud Build never deploy together."""
+        return self.lease.held(action, version, break_lock=break_lock)
+
+    @cached_property
+    def lease(self) -> DeployLease:
+        return DeployLease(self.runner, self.kubectl, lambda: self.kubeconfig, self.namespace,
+                           self.settings.lease_duration)
 
     def up(self, *, serving: bool = True) -> None:
         """Nothing to start: the cluster and Artifact Registry are always there."""
