@@ -13,6 +13,7 @@ each shipyard service maps onto a Deployment of a base you may not have written.
     [environments.prod.workloads.api-server]   # defaults: the service's own name for both
     deployment = "api"
     image = "ghcr.io/vendor/api"               # the image name the base uses
+    container = "app"                          # default: the container running that image
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shipyard.config.schema import Table, dns_label_problem
 class Workload:
     deployment: str
     image: str  # the image name in the base, which the generated overlay pins by digest
+    container: str | None = None  # None: whichever container of it runs `image`
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,11 @@ def parse_gke(t: Table, services: list[str]) -> GkeSettings:
         image = entry.get("image", str, name)
         if not image or any(c.isspace() for c in image) or "@" in image:
             raise entry.fail(entry.key("image"), "must be an image name without tag or digest")
+        container = entry.get("container", str, None)
+        if container is not None and (problem := dns_label_problem(container)):
+            raise entry.fail(entry.key("container"), problem)
         entry.done()
-        workloads[name] = Workload(deployment, image)
+        workloads[name] = Workload(deployment, image, container)
     return GkeSettings(overlay=overlay, rollout_timeout=timeout,
                        force_conflicts=t.get("force_conflicts", bool, False),
                        lease_duration=lease_duration,
