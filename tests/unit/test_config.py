@@ -309,6 +309,9 @@ CASES = {
                                "invoker_service_account = 'alice@example.com'\n",
                                "environments.staging.run.invoker_service_account: must be a "
                                "service account e-mail, NAME@PROJECT.iam.gserviceaccount.com"),
+    "workload container": (BASE + PROD + "[environments.prod.workloads.api]\n"
+                           "container = 'App_1'\n",
+                           f"environments.prod.workloads.api.container: {DNS}"),
     "lease_duration": (BASE + PROD + "lease_duration = 5\n",
                        "environments.prod.lease_duration: must be from 10 to 3600 seconds"),
     "cloudrun region": (BASE + STAGING.replace('region = "europe-west1"\n', ""),
