@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -114,4 +115,8 @@ def cloudbuild(session: nox.Session) -> None:
         args += ["--app", str(ROOT / "examples" / "meta-ad-studio")]
     if "--dry-run" not in args:
         bootstrap(session)
-    session.run(sys.executable, "-m", "shipyard.cloudbuild.local", *args, external=True)
+    argv = (sys.executable, "-m", "shipyard.cloudbuild.local", *args)
+    session.log(" ".join(argv))
+    code = subprocess.call(argv)
+    if code:  # nox would say 1 for any failure: exit with the failed step's own code
+        raise SystemExit(code)

@@ -162,9 +162,9 @@ class Executor:
             elif status != CANCELLED and report.failed is None:
                 report.failed = outcome
                 self._cancel_running(name)
+            console.note(f"Finished {name}: {status}" + (f" (exit {code})" if code else "")
+                         + f" in {outcome.seconds:.1f}s")
             self._lock.notify_all()
-        console.note(f"Finished {name}: {status}" + (f" (exit {code})" if code else "")
-                     + f" in {outcome.seconds:.1f}s")
 
     def _started(self, index: int, pid: int) -> None:
         with self._lock:

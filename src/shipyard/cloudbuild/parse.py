@@ -301,5 +301,8 @@ class _Where:
         return seconds
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _first_line(exc: yaml.YAMLError) -> str:
+    """The problem and where: `expected ',' or ']', but got '{' (line 22)`."""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1})" if mark is not None else str(problem)
