@@ -85,7 +85,8 @@ steps:
 def test_a_failing_step_stops_the_build_with_its_exit_code(tmp_path: Path) -> None:
     app = app_with(tmp_path, """
 steps:
-  - {id: slow, name: ubuntu, entrypoint: sh, args: [-c, 'echo $$$$ > slow.pid; sleep 60; touch late']}
+  - {id: slow, name: ubuntu, entrypoint: sh,
+     args: [-c, 'echo $$$$ > slow.pid; sleep 60; touch late']}
   - {id: broken, name: ubuntu, entrypoint: sh, waitFor: ['-'],
      args: [-c, 'while [ ! -s slow.pid ]; do sleep 0.05; done; echo boom >&2; exit 7']}
   - {id: after, name: ubuntu, entrypoint: touch, args: [after]}

@@ -199,4 +199,4 @@ class Executor:
 
 
 def _pairs(entries: tuple[str, ...]) -> dict[str, str]:
-    return dict(entry.split("=", 1) for entry in entries)  # type: ignore[misc]
+    return dict(entry.split("=", 1) for entry in entries)

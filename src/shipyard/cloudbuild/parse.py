@@ -134,9 +134,9 @@ def _step(where: _Where, raw: Any, index: int, build_timeout: float) -> Step:
     at = f"steps[{index}]"
     step = where.mapping(raw, at)
     where.known(step, STEP_FIELDS, at)
-    for name in ("volumes", "script", "automapSubstitutions"):
-        if name in step:
-            where.refuse(name, f"{at}.{name}")
+    for field in ("volumes", "script", "automapSubstitutions"):
+        if field in step:
+            where.refuse(field, f"{at}.{field}")
     name = step.get("name")
     if not isinstance(name, str) or not name.strip():
         raise where.error(f"{at}.name", "every step must name its builder image")

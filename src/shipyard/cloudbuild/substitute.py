@@ -69,7 +69,8 @@ def resolve(build: Build, user: Mapping[str, str], builtins: Mapping[str, str]) 
     """Check and apply every substitution; raise UsageError listing each problem."""
     check_keys(user)
     values = dynamic(user, builtins) if build.dynamic else dict(user)
-    problems, warnings = [], []
+    problems: list[str] = []
+    warnings: list[str] = []
     used: set[str] = set()
     for key in sorted(set(keys_used(build))):
         used.add(key)
