@@ -147,6 +147,36 @@ availableSecrets:
     assert token not in (app / ".shipyard" / "logs" / "commands.log").read_text()
 
 
+def test_allowed_failures_let_the_build_go_on(tmp_path: Path) -> None:
+    app = app_with(tmp_path, """
+steps:
+  - {id: lint, name: ubuntu, entrypoint: sh, args: [-c, 'exit 3'], allowExitCodes: [3]}
+  - {id: flaky, name: ubuntu, entrypoint: sh, args: [-c, 'exit 5'], allowFailure: true}
+  - {id: last, name: ubuntu, entrypoint: touch, args: [last]}
+""")
+    done = parity(app, "--json")
+    assert done.returncode == 0, done.stderr
+    assert summary(done) == {"status": "SUCCESS", "lint": ("FAILURE (allowed)", 3),
+                             "flaky": ("FAILURE (allowed)", 5), "last": ("SUCCESS", 0)}
+    assert (app / "last").exists()
+
+
+def test_a_dry_run_prints_every_step_and_runs_none(tmp_path: Path) -> None:
+    app = app_with(tmp_path, """
+substitutions: {_WHAT: planned}
+steps:
+  - {id: one, name: gcr.io/cloud-builders/docker, args: [version]}
+  - {id: two, name: ubuntu, entrypoint: touch, args: ['${_WHAT}'], waitFor: ['-']}
+""")
+    done = parity(app, "--dry-run", "--json")
+    assert done.returncode == 0, done.stderr
+    planned = [line for line in done.stderr.splitlines() if line.startswith("[dry-run] ")]
+    assert planned == ["[dry-run] docker version", "[dry-run] touch planned"]
+    assert summary(done) == {"status": "PLANNED", "one": ("PLANNED", None),
+                             "two": ("PLANNED", None)}
+    assert not (app / "planned").exists() and not (app / ".shipyard").exists()
+
+
 @pytest.fixture
 def sample(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     app = tmp_path / "meta-ad-studio"

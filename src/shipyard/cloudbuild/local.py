@@ -11,6 +11,7 @@ file or the flags are bad (then no step ran). docs/cloud-build.md says what it c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -85,7 +86,9 @@ def run(argv: Sequence[str]) -> int:
     tools = str(Path(sys.executable).parent)  # nox, invoke, shipyard of this installation
     executor = Executor(runner, app, env={"PATH": tools + os.pathsep + os.environ.get(
         "PATH", "")}, secrets=secrets)
-    report = executor.run(resolved.build)
+    # With --json, stdout carries the summary alone: a dry run's plan lines go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        report = executor.run(resolved.build)
     _summary(report, args.json)
     return report.exit_code
 
