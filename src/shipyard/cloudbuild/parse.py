@@ -8,7 +8,6 @@ refused by name, never skipped in silence.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,11 @@ from typing import Any
 
 import yaml
 
+from shipyard.cloudbuild.fields import Where
 from shipyard.errors import ConfigError
 
 START = "-"  # waitFor: [-] means "at the start of the build"
 DEFAULT_TIMEOUT = 600.0  # a build without `timeout` gets 10 minutes
-MAX_TIMEOUT = 24 * 3600.0
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 BUILD_FIELDS = {"steps", "timeout", "queueTtl", "logsBucket", "options", "substitutions",
                 "tags", "secrets", "availableSecrets", "images", "artifacts", "serviceAccount"}
@@ -32,11 +30,6 @@ OPTION_FIELDS = {"sourceProvenanceHash", "requestedVerifyOption", "machineType",
                  "substitutionOption", "dynamicSubstitutions", "automapSubstitutions",
                  "logStreamingOption", "workerPool", "pool", "logging", "env", "secretEnv",
                  "volumes", "defaultLogsBucketBehavior"}
-# Real fields that mean something only on Google's workers: refused, so no one believes they ran.
-NOT_MODELLED = {"volumes": "volumes shared between steps",
-                "script": "`script` steps (use entrypoint + args)",
-                "automapSubstitutions": "substitutions mapped into the environment",
-                "artifacts": "uploading artifacts", "secrets": "KMS-encrypted secrets"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +84,7 @@ def load(path: Path) -> Build:
 
 
 def parse(data: Any, path: Path) -> Build:
-    where = _Where(path)
+    where = Where(path)
     top = where.mapping(data, "")
     where.known(top, BUILD_FIELDS, "")
     options = where.mapping(top.get("options", {}), "options")
@@ -130,7 +123,7 @@ def parse(data: Any, path: Path) -> Build:
     return build
 
 
-def _step(where: _Where, raw: Any, index: int, build_timeout: float) -> Step:
+def _step(where: Where, raw: Any, index: int, build_timeout: float) -> Step:
     at = f"steps[{index}]"
     step = where.mapping(raw, at)
     where.known(step, STEP_FIELDS, at)
@@ -167,7 +160,7 @@ def _step(where: _Where, raw: Any, index: int, build_timeout: float) -> Step:
     )
 
 
-def _dir(where: _Where, value: Any, at: str) -> str:
+def _dir(where: Where, value: Any, at: str) -> str:
     if not isinstance(value, str):
         raise where.error(at, "must be a string")
     if value.startswith("/") or ".." in Path(value).parts:
@@ -176,7 +169,7 @@ def _dir(where: _Where, value: Any, at: str) -> str:
     return value
 
 
-def _check_order(where: _Where, steps: tuple[Step, ...]) -> None:
+def _check_order(where: Where, steps: tuple[Step, ...]) -> None:
     """Ids unique and not `-`; waitFor names only `-` or the id of an EARLIER step."""
     known: set[str] = set()
     for step in steps:
@@ -193,7 +186,7 @@ def _check_order(where: _Where, steps: tuple[Step, ...]) -> None:
             known.add(step.id)
 
 
-def _available_secrets(where: _Where, raw: Any) -> frozenset[str]:
+def _available_secrets(where: Where, raw: Any) -> frozenset[str]:
     if raw is None:
         return frozenset()
     block = where.mapping(raw, "availableSecrets")
@@ -214,7 +207,7 @@ def _available_secrets(where: _Where, raw: Any) -> frozenset[str]:
     return frozenset(names)
 
 
-def _check_secrets(where: _Where, build: Build) -> None:
+def _check_secrets(where: Where, build: Build) -> None:
     used = set(build.secret_env)
     for step in build.steps:
         used.update(step.secret_env)
@@ -224,81 +217,6 @@ def _check_secrets(where: _Where, build: Build) -> None:
     for name in sorted(build.available_secrets - used):
         raise where.error("availableSecrets", f"secretEnv {name!r} is defined without being "
                                               f"used")
-
-
-@dataclass(frozen=True)
-class _Where:
-    """Errors that name the file and the key, as shipyard.toml's do."""
-
-    path: Path
-
-    def error(self, key: str, message: str) -> ConfigError:
-        at = f"{self.path}: {key}: " if key else f"{self.path}: "
-        return ConfigError(at + message, hint="fix the build file; gcloud builds submit "
-                                              "checks the same")
-
-    def refuse(self, name: str, key: str | None = None) -> None:
-        raise ConfigError(f"{self.path}: {key or name}: local parity cannot model "
-                          f"{NOT_MODELLED[name]}",
-                          hint="run that build on Cloud Build itself (invoke "
-                               "cloudbuild-submit), or leave the field out")
-
-    def mapping(self, value: Any, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.error(key, "must be a mapping")
-        return value
-
-    def known(self, value: Mapping[str, Any], fields: set[str], key: str) -> None:
-        unknown = sorted(str(k) for k in value if k not in fields)
-        if unknown:
-            prefix = f"{key}." if key else "."
-            raise self.error(prefix + unknown[0], "unknown field")
-
-    def names(self, value: Any, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.error(key, "must be a list")
-        out = []
-        for item in value:
-            if isinstance(item, bool) or not isinstance(item, str | int | float):
-                raise self.error(key, f"{item!r} is not a string")
-            if not allow_empty and str(item) == "":
-                raise self.error(key, "holds an empty string")
-            out.append(str(item))
-        return tuple(out)
-
-    def env(self, value: Any, key: str) -> tuple[str, ...]:
-        entries = self.names(value, key)
-        for entry in entries:
-            if "=" not in entry or entry.startswith("="):
-                raise self.error(key, f"{entry!r} must be of the form KEY=VALUE")
-        return entries
-
-    def strings(self, value: Any, key: str) -> dict[str, str]:
-        block = self.mapping(value, key)
-        out = {}
-        for name, item in block.items():
-            if isinstance(item, bool) or not isinstance(item, str | int | float):
-                raise self.error(f"{key}.{name}", "must be a string")
-            out[str(name)] = str(item)
-        return out
-
-    def flag(self, value: Any, key: str) -> bool:
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.error(key, "must be true or false")
-        return value
-
-    def duration(self, value: Any, key: str) -> float | None:
-        if value is None:
-            return None
-        found = _DURATION.match(str(value))
-        if not found:
-            raise self.error(key, f"{value!r} is not a duration like 1800s")
-        seconds = float(found.group(1))
-        if not 0 < seconds <= MAX_TIMEOUT:
-            raise self.error(key, f"{value} is outside 0s..{MAX_TIMEOUT:g}s")
-        return seconds
 
 
 def _first_line(exc: yaml.YAMLError) -> str:
