@@ -72,7 +72,7 @@ def checklist(c: Context, env: str | None = None, version: str | None = None,
     from shipyard.ops.checklist import checklist as run
     from shipyard.ops.checklist import failed_error
 
-    result = run(ctx, list(confirm or []), by)
+    result = run(ctx, list(confirm or []), by, show=not json_)
     if json_:
         print(json.dumps(result, indent=2, sort_keys=True))
     if not result["passed"]:

@@ -62,13 +62,16 @@ def run_checks(ctx: RunContext, now: datetime) -> list[c.Check]:
     ]
 
 
-def checklist(ctx: RunContext, items: list[str], by: str | None) -> dict[str, Any]:
+def checklist(ctx: RunContext, items: list[str], by: str | None, *, show: bool = True
+              ) -> dict[str, Any]:
+    """`show`: print the table (stdout); off when stdout carries the JSON report."""
     confirm(ctx, items, by)
     result = report.build(ctx.env.name, str(ctx.release), stamp(),
                           run_checks(ctx, datetime.now(UTC)))
-    table(f"checklist {ctx.release} → {ctx.env.name}", ("check", "status", "detail"),
-          [(x["title"], x["status"].upper() if x["status"] != "pass" else "ok", x["detail"])
-           for x in result["checks"]])
+    if show:
+            table(f"checklist {ctx.release} → {ctx.env.name}", ("check", "status", "detail"),
+              [(x["title"], x["status"].upper() if x["status"] != "pass" else "ok",
+                x["detail"]) for x in result["checks"]])
     if ctx.dry_run:
         console.note("[dry-run] no report written, no confirmation recorded")
     else:
