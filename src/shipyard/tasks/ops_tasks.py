@@ -19,9 +19,11 @@ def _env(env: str | None) -> str:
     return env
 
 
-@task(name="monitoring-render", help={"env": GCP_ENV_HELP})
+@task(name="monitoring-render", help={
+    "env": GCP_ENV_HELP,
+    "dry-run": "render only reads files anyway; accepted so every task takes it"})
 @expected_failures
-def monitoring_render(c: Context, env: str | None = None) -> None:
+def monitoring_render(c: Context, env: str | None = None, dry_run: bool = False) -> None:
     """Print the alert policies, log metrics and uptime checks as they would be sent (JSON).
 
     Rendered from the app's monitoring/ templates with the thresholds and notification
