@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.commands import gcloud_monitoring as gm
-from tests.contract.gcloud_env import GCLOUD, hermetic
+from tests.contract.gcloud_env import GCLOUD, hermetic, run_gcloud
 from tests.contract.monitoring_standin import MonitoringStandIn
 from tests.support.apps import sample_copy
 from tests.support.cli import Ran, invoke
@@ -143,3 +143,18 @@ def test_an_unknown_notification_channel_fails_the_apply(app: Path) -> None:
     assert done.code == 1, done.text
     assert "notificationChannels/101 does not exist" in done.err
     assert not standin.policies
+
+
+def test_the_standin_refuses_a_policy_on_a_log_metric_not_made_yet(tmp_path: Path) -> None:
+    # Why log metrics go first: the API refuses a threshold on a metric that does not exist.
+    policy = {**POLICY, "conditions": [{"displayName": "c", "conditionThreshold": {
+        "filter": 'metric.type = "logging.googleapis.com/user/video_jobs"',
+        "comparison": "COMPARISON_GT", "thresholdValue": 0.1, "duration": "60s"}}]}
+    with MonitoringStandIn(PROJECT) as standin:
+        env = {**hermetic(tmp_path / "gcloud", PROJECT),
+               "CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING": standin.endpoint}
+        done = run_gcloud(env, *gm.create_policy(GCLOUD, PROJECT, policy)[1:])
+        assert done.code == 1, done
+        assert "Cannot find metric(s)" in done.err
+        standin.metrics["video_jobs"] = {"name": "video_jobs", "filter": "x"}
+        assert run_gcloud(env, *gm.create_policy(GCLOUD, PROJECT, policy)[1:]).code == 0
