@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from shipyard.build.gitrepo import GitRepo
 from shipyard.errors import ShipyardError, UsageError
+from shipyard.ops.checklist import require_passing
 from shipyard.pipeline.context import RunContext
 from shipyard.pipeline.preflight import preflight
 from shipyard.stages.build import build_images
@@ -24,9 +25,11 @@ from shipyard.ui import console
 from shipyard.version import Version
 
 
-def release(ctx: RunContext, *, break_lock: bool = False) -> None:
+def release(ctx: RunContext, *, break_lock: bool = False,
+            skip_checklist: str | None = None) -> None:
     version = ctx.release
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
+    require_passing(ctx, skip_checklist)  # Fase 7's gate, where the environment asks for it
     preflight(ctx)
 
     idle: list[bool] = []

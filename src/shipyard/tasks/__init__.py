@@ -13,6 +13,7 @@ from shipyard.tasks import (
     git_tasks,
     image_tasks,
     local_tasks,
+    ops_tasks,
     release_tasks,
     scan_tasks,
     secret_tasks,
@@ -22,7 +23,8 @@ TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks
          scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
          release_tasks.deploy, release_tasks.rollback, release_tasks.status,
          cloud_tasks.deploy_run, cloud_tasks.deploy_gke,
-         secret_tasks.secrets_set, secret_tasks.secrets_list, secret_tasks.secrets_check)
+         secret_tasks.secrets_set, secret_tasks.secrets_list, secret_tasks.secrets_check,
+         ops_tasks.monitoring_render, ops_tasks.monitoring_apply, ops_tasks.checklist)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 
