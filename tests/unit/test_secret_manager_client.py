@@ -108,12 +108,14 @@ def test_a_bad_gcloud_override_is_named_as_such() -> None:
 
 def test_making_the_source_imports_no_google_client() -> None:
     """The client library costs about half a second to import: only a run that asks the API
-    pays it (`invoke --list`, local environments and config checks do not)."""
+    pays it (`invoke --list`, local environments and config checks do not). Importing the
+    store, or any module the source is made of, does not either."""
     code = """
 import sys
 from types import MappingProxyType
 from shipyard.config.targets import GcpSettings, SecretRef
 from shipyard.secrets.secret_manager import SecretManagerSecrets
+import shipyard.secrets.secret_manager_store
 gcp = GcpSettings("p", "r", "x", secrets=MappingProxyType({"A": SecretRef("a")}))
 source = SecretManagerSecrets("staging", gcp, {"web": ["A"]})
 print(sorted(m for m in sys.modules if m.startswith("google")))

@@ -57,6 +57,7 @@ class SecretManagerApi:
     @property
     def client(self) -> SecretManagerServiceClient:
         if self._client is None:
+            # Looked up on the module at call time: the contract tests count the clients.
             self._client = secret_manager_client.make_client(self.environ)
         return self._client
 
