@@ -1,5 +1,6 @@
 """The secret store of GCP environments: Google Secret Manager, through the same client, the
-same error handling and the same preflight checks as the secret source (secret_manager.py).
+same error handling and the same preflight checks as the secret source (secret_manager.py),
+through its public methods.
 
 `put` adds a version: the value travels only in the body of that one addVersion request (with
 its CRC32C, which the API checks), never in a log line, a message or another request.
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shipyard.config.targets import LATEST, SecretRef
+from shipyard.config.targets import LATEST
 from shipyard.errors import UsageError
 from shipyard.exec.runner import Runner
-from shipyard.secrets.secret_manager import CALL_TIMEOUT, Resolved, SecretManagerSecrets, _number
+from shipyard.secrets.secret_manager import SecretManagerSecrets
+from shipyard.secrets.secret_manager_api import CALL_TIMEOUT
+from shipyard.secrets.secret_manager_versions import version_number
 from shipyard.secrets.stores import Stored, Written
 from shipyard.targets.base import Check
 from shipyard.ui import console
@@ -25,7 +28,6 @@ if TYPE_CHECKING:
 
 ADDER = "roles/secretmanager.secretVersionAdder"
 MANAGER = "roles/secretmanager.secretVersionManager"
-Versions = list[tuple[int, str]]  # (number, state name), newest first
 
 
 class SecretManagerStore:
@@ -42,36 +44,15 @@ class SecretManagerStore:
         return cls(SecretManagerSecrets.from_context(ctx), ctx.runner,
                    gke.overlay if gke else None)
 
-    def _about(self, name: str) -> tuple[SecretRef, Resolved, str]:
-        ref = self.source.refs[name]
-        project = ref.project or self.source.project
-        return ref, Resolved(name, ref, ref.name(self.source.project)), project
-
-    def versions(self, name: str) -> Versions:
-        """Every version of NAME's secret and its state, newest first; UsageError if the
-        secret does not exist."""
-        from google.api_core.exceptions import NotFound
-        from google.cloud.secretmanager import SecretVersion
-
-        ref, about, project = self._about(name)
-        try:
-            found = self.source._call(about, lambda c: list(c.list_secret_versions(
-                request={"parent": about.name}, timeout=CALL_TIMEOUT)))
-        except NotFound:
-            problem = self.source._not_found(about, project).problem
-            assert problem is not None
-            raise problem from None
-        return sorted(((_number(v.name), SecretVersion.State(v.state).name) for v in found),
-                      reverse=True)
-
     # --- put --------------------------------------------------------------------------
 
     def put(self, name: str, value: str, *, disable_previous: bool) -> Written:
         import google_crc32c
 
-        ref, about, project = self._about(name)
+        secret = self.source.secret(name)
+        ref, project = secret.ref, secret.project
         self.runner.redactor.add(value)
-        enabled = [n for n, state in self.versions(name) if state == "ENABLED"]
+        enabled = [n for n, state in self.source.versions(name) if state == "ENABLED"]
         previous = str(enabled[0]) if enabled else None
         if disable_previous and previous is not None and ref.version == previous:
             raise UsageError(
@@ -89,34 +70,35 @@ class SecretManagerStore:
                          "there to the new version, then release")
         disabled = previous if disable_previous else None
         if self.runner.dry_run:
-            console.note(f"[dry-run] would add a version to {about.name}"
+            console.note(f"[dry-run] would add a version to {secret.name}"
                          + (f", then disable version {disabled}" if disabled else "")
                          + "; nothing was sent")
             return Written(name, ref.reference, "new", previous, disabled, tuple(notes))
         data = value.encode("utf-8")
         payload = {"data": data, "data_crc32c": google_crc32c.value(data)}
-        added = self.source._call(about, lambda c: c.add_secret_version(
-            request={"parent": about.name, "payload": payload}, timeout=CALL_TIMEOUT),
+        added = self.source.api.call(secret, lambda c: c.add_secret_version(
+            request={"parent": secret.name, "payload": payload}, timeout=CALL_TIMEOUT),
             doing="add a version to", role=ADDER)
         if disabled is not None:
-            self.source._call(about, lambda c: c.disable_secret_version(
-                request={"name": f"{about.name}/versions/{disabled}"}, timeout=CALL_TIMEOUT),
+            self.source.api.call(secret, lambda c: c.disable_secret_version(
+                request={"name": f"{secret.name}/versions/{disabled}"}, timeout=CALL_TIMEOUT),
                 doing=f"disable version {disabled} of", role=MANAGER)
-        return Written(name, ref.reference, str(_number(added.name)), previous, disabled,
+        return Written(name, ref.reference, str(version_number(added.name)), previous, disabled,
                        tuple(notes))
 
     # --- inventory and checks ------------------------------------------------------------
 
     def inventory(self) -> list[Stored]:
         rows = []
-        for name in self.source._names():
-            ref, _about, _project = self._about(name)
+        for name in self.source.names():
+            ref = self.source.secret(name).ref
             try:
-                enabled = tuple(str(n) for n, state in self.versions(name) if state == "ENABLED")
+                enabled = tuple(str(n) for n, state in self.source.versions(name)
+                                if state == "ENABLED")
             except UsageError as exc:  # not found: say so in its row
                 rows.append(Stored(name, ref.reference, None, problem=exc.message))
                 continue
-            resolved = self.source._resolve(name)  # the version a deploy would pin, its way
+            resolved = self.source.resolve(name)  # the version a deploy would pin, its way
             rows.append(Stored(name, ref.reference, resolved.version, enabled,
                                pinned=ref.version != LATEST,
                                problem=resolved.problem.message if resolved.problem else None))
