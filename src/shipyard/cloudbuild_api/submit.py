@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from shipyard.cloudbuild.buildfile import BuildFile, checked_substitutions, load
+from shipyard.cloudbuild_api.buildfile import BuildFile, checked_substitutions, load
 from shipyard.commands import gcloud_builds as gb
 from shipyard.errors import CommandError, ShipyardError, UsageError
 from shipyard.pipeline.context import RunContext

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from shipyard.cloudbuild.buildfile import load
+from shipyard.cloudbuild_api.buildfile import load
 from shipyard.commands import gcloud_builds as gb
 from shipyard.errors import CommandError, ConfigError, UsageError
 from shipyard.pipeline.context import RunContext
