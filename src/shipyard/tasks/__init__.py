@@ -13,6 +13,7 @@ from shipyard.tasks import (
     cloudbuild_tasks,
     git_tasks,
     image_tasks,
+    init_tasks,
     local_tasks,
     release_tasks,
     scan_tasks,
@@ -22,7 +23,8 @@ TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks
          scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
          release_tasks.deploy, release_tasks.rollback, release_tasks.status,
          cloud_tasks.deploy_run, cloud_tasks.deploy_gke,
-         cloudbuild_tasks.cloudbuild_submit, cloudbuild_tasks.cloudbuild_trigger)
+         cloudbuild_tasks.cloudbuild_submit, cloudbuild_tasks.cloudbuild_trigger,
+         init_tasks.init)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 
