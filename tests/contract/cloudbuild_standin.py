@@ -16,14 +16,22 @@ What gcloud 528 sends, recorded against a plain logging server before this was w
 - `builds triggers import --source F`: for a trigger with a name and no id,
   `PATCH .../triggers/N?triggerId=N` with the whole trigger; on 404 it POSTs a create.
 - `builds triggers list`: `GET .../locations/L/triggers`.
+- `builds submit DIR` (source upload), with `CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE=
+  http://127.0.0.1:PORT/storage/v1/`: `GET /storage/v1/b/P_cloudbuild` (404 → `POST
+  /storage/v1/b?project=P` creating it), `GET /storage/v1/b?project=P&prefix=P_cloudbuild`
+  (the bucket must be listed with `id` == its name, else gcloud says it belongs to another
+  project), then `POST /upload/storage/v1/b/P_cloudbuild/o?uploadType=multipart&name=
+  source/....tgz` (multipart/related: JSON metadata, then the tarball); the answer's
+  `md5Hash` and `crc32c` must match the tarball or gcloud exits 1. The Build then carries
+  `source.storageSource {bucket, object, generation}`.
 
 What it models, as the API promises it:
 - Builds: a create is validated first (steps present, each with a `name`; `waitFor` names
   earlier step ids or `-`; user substitution keys match `_[A-Z0-9_]+`; with
   `substitutionOption` MUST_MATCH, the default, a user substitution no step uses, or a
   `$_VAR`/`${_VAR}` in the steps that no substitution defines, is a 400, as on Cloud Build;
-  `$$` is an escaped dollar; a `storageSource` must name an object in the stand-in's storage,
-  which has none: source uploads are not modelled). A build gets an id, QUEUED, `logUrl`, and
+  `$$` is an escaped dollar; a `storageSource` must name an object, and generation, that was
+  uploaded to the stand-in's storage). A build gets an id, QUEUED, `logUrl`, and
   moves one status per GET through its plan: WORKING, then SUCCESS by default. The test
   drives it: `outcome("FAILURE", detail)` for the next build, `hold()` keeps the next build
   WORKING until `finish(build_id, status)`.
@@ -32,18 +40,28 @@ What it models, as the API promises it:
   source, build file or valid tag pattern is given, or `serviceAccount` is not
   `projects/P/serviceAccounts/EMAIL`); get and PATCH by name or id (404 when unknown; a PATCH
   replaces everything but the output-only `id`, `createTime`, `resourceName`); list; delete.
+- Storage, just what a source upload needs: buckets per project (get, create with 409 when
+  taken, list by prefix), multipart object uploads answered with the object's generation,
+  size, `md5Hash` and `crc32c` (base64, as GCS). `source_files(build)` lists the tarball a
+  build was given.
 - The request log: `requests`, `writes()` (POST/PATCH/DELETE), `unhandled`.
 
-Not modelled: GCS source upload and log streaming, build steps actually running, approvals
-(a build of an approval trigger is not created here: nothing runs triggers), cancel, retry,
-worker pools, regional vs global trigger differences, IAM.
+Not modelled: other GCS calls (resumable uploads, downloads), log streaming, build steps
+actually running, approvals (a build of an approval trigger is not created here: nothing runs
+triggers), cancel, retry, worker pools, regional vs global trigger differences, IAM.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import email.parser
+import email.policy
+import hashlib
+import io
 import json
 import re
+import tarfile
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -60,6 +78,7 @@ from tests.contract.cloudrun_standin import (
     _Server,
 )
 from tests.contract.gcloud_env import hermetic
+from tests.contract.secret_manager_standin import crc32c
 
 BUILTINS = frozenset({
     "PROJECT_ID", "PROJECT_NUMBER", "BUILD_ID", "LOCATION", "TRIGGER_NAME", "COMMIT_SHA",
@@ -71,6 +90,8 @@ TRIGGER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 SERVICE_ACCOUNT = re.compile(r"projects/[^/]+/serviceAccounts/[^/@]+@[^/]+")
 PATH = re.compile(r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/"
                   r"(?P<kind>builds|triggers)(?:/(?P<id>[^/:]+))?")
+STORAGE = re.compile(r"/storage/v1/b(?:/(?P<bucket>[^/]+))?")
+UPLOAD = re.compile(r"/upload/storage/v1/b/(?P<bucket>[^/]+)/o")
 FINAL = frozenset({"SUCCESS", "FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED"})
 
 
@@ -103,6 +124,8 @@ class CloudBuildStandIn:
     project_number: str = "123456789012"
     _builds: dict[str, Build] = field(default_factory=dict)
     _triggers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _buckets: dict[str, str] = field(default_factory=dict)  # bucket → project
+    _objects: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)
     _requests: list[RecordedRequest] = field(default_factory=list)
     _unhandled: list[RecordedRequest] = field(default_factory=list)
     _next: tuple[str, str] = ("SUCCESS", "")
@@ -165,6 +188,23 @@ class CloudBuildStandIn:
         with self._lock:
             self._triggers[(location, trigger["name"])] = copy.deepcopy(trigger)
 
+    def source_files(self, build: dict[str, Any]) -> list[str]:
+        """The member names of the source tarball `build` was given."""
+        source = build["source"]["storageSource"]
+        with self._lock:
+            _, data = self._objects[(source["bucket"], source["object"])]
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            return sorted(m.name for m in tar.getmembers())
+
+    def source_bytes(self, build: dict[str, Any]) -> bytes:
+        """Every file of that tarball, concatenated (to look for what must not be there)."""
+        source = build["source"]["storageSource"]
+        with self._lock:
+            _, data = self._objects[(source["bucket"], source["object"])]
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            return b"".join(f.read() for m in tar.getmembers() if m.isfile()
+                            if (f := tar.extractfile(m)) is not None)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -182,7 +222,8 @@ class CloudBuildStandIn:
 
     def _serve(self, h: _Handler) -> None:
         split = urlsplit(h.path)
-        text = h._body().decode("utf-8", "replace")
+        data = h._body()
+        text = data.decode("utf-8", "replace")
         try:
             body = json.loads(text) if text.strip() else None
         except ValueError:
@@ -196,7 +237,14 @@ class CloudBuildStandIn:
         with self._lock:
             self._requests.append(record)
         try:
-            code, answer = 200, self._dispatch(h.command, split.path, body)
+            query = dict(parse_qsl(split.query))
+            if split.path.startswith(("/storage/", "/upload/storage/")):
+                with self._lock:
+                    answer = self._storage(h.command, split.path, query, body, data,
+                                           h.headers.get("Content-Type") or "")
+                code = 200
+            else:
+                code, answer = 200, self._dispatch(h.command, split.path, body)
         except ApiError as err:
             code, answer = err.code, err.body()
             if isinstance(err, Unmodelled):
@@ -275,8 +323,10 @@ class CloudBuildStandIn:
                                     "must begin with an underscore and use only A-Z, 0-9, _")
         source = (body.get("source") or {}).get("storageSource")
         if source:
-            raise ApiError(400, f"source object gs://{source.get('bucket')}/"
-                                f"{source.get('object')} not found (uploads are not modelled)")
+            stored = self._objects.get((source.get("bucket"), source.get("object")))
+            if stored is None or str(source.get("generation")) != stored[0]:
+                raise ApiError(400, f"source object gs://{source.get('bucket')}/"
+                                    f"{source.get('object')}#{source.get('generation')} not found")
         if (body.get("options") or {}).get("substitutionOption", "MUST_MATCH") != "MUST_MATCH":
             return
         template = {k: body.get(k) for k in ("steps", "images", "tags", "artifacts")}
@@ -358,7 +408,60 @@ class CloudBuildStandIn:
         return copy.deepcopy(trigger)
 
 
+    # -- storage, as a source upload uses it -----------------------------------------------
+
+    def _storage(self, method: str, path: str, query: dict[str, str], body: Any,
+                 data: bytes, content_type: str) -> Any:
+        if (upload := UPLOAD.fullmatch(path)) and method == "POST":
+            return self._upload(upload["bucket"], query, data, content_type)
+        match = STORAGE.fullmatch(path)
+        if match is None:
+            raise Unmodelled(404, f"the stand-in does not model {method} {path}")
+        bucket = match["bucket"]
+        if bucket and method == "GET":
+            if bucket not in self._buckets:
+                raise ApiError(404, f"The specified bucket does not exist: {bucket}")
+            return {"kind": "storage#bucket", "id": bucket, "name": bucket}
+        if not bucket and method == "POST":
+            name = (body or {}).get("name", "")
+            if name in self._buckets:
+                raise ApiError(409, f"bucket {name} already exists")
+            self._buckets[name] = query.get("project", "")
+            return {"kind": "storage#bucket", "id": name, "name": name}
+        if not bucket and method == "GET":
+            prefix, project = query.get("prefix", ""), query.get("project")
+            return {"kind": "storage#buckets", "items": [
+                {"id": b, "name": b} for b, p in sorted(self._buckets.items())
+                if p == project and b.startswith(prefix)]}
+        raise Unmodelled(404, f"the stand-in does not model {method} {path}")
+
+    def _upload(self, bucket: str, query: dict[str, str], data: bytes,
+                content_type: str) -> dict[str, Any]:
+        if bucket not in self._buckets:
+            raise ApiError(404, f"The specified bucket does not exist: {bucket}")
+        if query.get("uploadType") != "multipart":
+            raise Unmodelled(404, f"upload type {query.get('uploadType')} is not modelled")
+        # gcloud quotes the boundary with single quotes; GCS takes that, Python's parser not.
+        content_type = re.sub(r"boundary='([^']*)'", r'boundary="\1"', content_type)
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+        parts = list(message.iter_parts())  # type: ignore[attr-defined]
+        if len(parts) != 2:
+            raise ApiError(400, "a multipart upload has metadata and media")
+        media = parts[1].get_payload(decode=True)
+        assert isinstance(media, bytes)
+        name = query.get("name") or json.loads(parts[0].get_content()).get("name", "")
+        generation = str(len(self._objects) + 1)
+        self._objects[(bucket, name)] = (generation, media)
+        return {"kind": "storage#object", "bucket": bucket, "name": name,
+                "generation": generation, "size": str(len(media)),
+                "md5Hash": base64.b64encode(hashlib.md5(media).digest()).decode(),
+                "crc32c": base64.b64encode(crc32c(media).to_bytes(4, "big")).decode()}
+
+
 def cloudbuild_env(tmp_path: Path, standin: CloudBuildStandIn) -> dict[str, str]:
-    """gcloud hermetic, with Cloud Build calls sent to `standin`."""
+    """gcloud hermetic, with Cloud Build (and the source upload's storage) calls sent to
+    `standin`."""
     return {**hermetic(tmp_path / "gcloud-config", standin.project),
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBUILD": standin.endpoint}
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBUILD": standin.endpoint,
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": f"{standin.endpoint}storage/v1/"}

@@ -78,6 +78,27 @@ def test_submit_sends_the_parsed_file_and_no_secret(app: Path, staging: CloudBui
     assert "build " in ran.text and "succeeded" in ran.text
 
 
+def test_submit_uploads_the_repo_without_shipyards_state(app: Path, staging: CloudBuildStandIn,
+                                                          tmp_path: Path) -> None:
+    # The default: gcloud tars the repo and uploads it. Left to itself it would take the
+    # local secrets file along (this copy has no .git, so no .gcloudignore is generated).
+    ran = run(app, staging, tmp_path, "cloudbuild-submit", "--version", "v1.1.0", "--env",
+              "staging", "--async")
+    assert ran.code == 0, ran.text
+    (build,) = staging.builds
+    source = build["source"]["storageSource"]
+    assert source["bucket"] == f"{STAGING}_cloudbuild"
+    files = staging.source_files(build)
+    assert {"shipyard.toml", "ci-cd/cloudbuild.yaml", "tasks.py",
+            "packages/api-server/server/Dockerfile"} <= set(files)
+    assert not [f for f in files if f.startswith(".shipyard")]
+    content = staging.source_bytes(build)
+    for value in SECRET_VALUES.values():
+        assert value.encode() not in content
+    assert not (app / ".gcloudignore").exists()  # gcloud wrote nothing into the repo
+    assert "--ignore-file .shipyard/cloudbuild/gcloudignore" in ran.text
+
+
 def test_a_failed_build_exits_1_naming_the_build_and_its_log(
         app: Path, staging: CloudBuildStandIn, tmp_path: Path) -> None:
     staging.outcome("FAILURE", 'Build step 2 "tests" failed: step exited with non-zero status')

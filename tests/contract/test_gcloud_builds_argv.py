@@ -40,7 +40,7 @@ BUILDERS: dict[str, Callable[[Path], tuple[str, ...]]] = {
                        "_PROJECT_ID": "p"}),
     "submit, source, async, bare": lambda d: gb.builds_submit(
         GCLOUD, config=CONFIG, source=str(d), substitutions={"_VERSION": "v1.1.0"},
-        asynchronous=True),
+        asynchronous=True, ignore_file="t.yaml"),
     "trigger describe": lambda d: gb.trigger_describe(GCLOUD, "demo-prod-release",
                                                       "us-central1", "p"),
     "trigger create github": lambda d: gb.trigger_create(GCLOUD, trigger()),

@@ -16,6 +16,7 @@ from shipyard.cloudbuild_api.buildfile import BuildFile, checked_substitutions, 
 from shipyard.commands import gcloud_builds as gb
 from shipyard.errors import CommandError, ShipyardError, UsageError
 from shipyard.pipeline.context import RunContext
+from shipyard.state.workspace import state_dir, state_path
 from shipyard.targets.gcloud_auth import gcloud_path
 from shipyard.ui import console
 
@@ -56,10 +57,11 @@ def submit(ctx: RunContext, submission: Submission, *, upload_source: bool,
     """Run the submit; returns the build id (None in dry-run). A build that ends in any
     status but SUCCESS is a step failure (exit 1) naming the build and its logs."""
     s = submission
+    ignore = write_ignore_file(ctx) if upload_source else None
     argv = gb.builds_submit(gcloud_path(), config=str(s.build_file.path),
                             source=str(ctx.config.root) if upload_source else None,
                             substitutions=s.substitutions, project=s.project,
-                            region=s.region, asynchronous=asynchronous)
+                            region=s.region, asynchronous=asynchronous, ignore_file=ignore)
     try:
         result = ctx.runner.run(argv, timeout=_timeout(s.build_file), cwd=ctx.config.root)
     except CommandError as exc:
@@ -71,6 +73,35 @@ def submit(ctx: RunContext, submission: Submission, *, upload_source: bool,
     state = "submitted (not waited for)" if asynchronous else "succeeded"
     console.note(f"build {build_id} {state}" + (f"; logs: {logs.group(1)}" if logs else ""))
     return build_id
+
+
+def write_ignore_file(ctx: RunContext) -> str:
+    """The ignore file the source upload uses, relative to the repo. Without one, gcloud
+    uploads everything when the repo has no .gcloudignore or .git (measured: the local
+    secrets file went into the tarball). shipyard's state and every local environment's
+    secrets file are always left out, then the app's own .gcloudignore (else .gitignore)
+    applies. Not written in dry-run; the command shows where it would be."""
+    root = ctx.config.root
+    state = state_path(root)
+    path = state / "cloudbuild" / "gcloudignore"
+    relative = path.relative_to(root).as_posix()
+    if ctx.runner.dry_run:
+        return relative
+    state_dir(root)  # made on first use, ignored by git
+    lines = ["# Written by shipyard (invoke cloudbuild-submit): what the source upload leaves",
+             "# out. shipyard's state and the local secrets files never leave this machine.",
+             f"/{state.relative_to(root).as_posix()}/", "/.git/"]
+    for env in ctx.config.environments.values():
+        secrets = (root / env.local.secrets_file).resolve() if env.local else None
+        if secrets is not None and secrets.is_relative_to(root):
+            lines.append("/" + secrets.relative_to(root).as_posix())
+    for own in (".gcloudignore", ".gitignore"):
+        if (root / own).is_file():
+            lines += [f"# from {own}:", *(root / own).read_text(encoding="utf-8").splitlines()]
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return relative
 
 
 def _timeout(build: BuildFile) -> float:

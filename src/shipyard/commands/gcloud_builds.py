@@ -15,11 +15,15 @@ from shipyard.commands.gcloud import Argv, dict_flag
 
 def builds_submit(gcloud: str, *, config: str, source: str | None,
                   substitutions: Mapping[str, str], project: str | None = None,
-                  region: str | None = None, asynchronous: bool = False) -> Argv:
+                  region: str | None = None, asynchronous: bool = False,
+                  ignore_file: str | None = None) -> Argv:
     """`gcloud builds submit`: SOURCE (a directory gcloud tars and uploads to the project's
-    `_cloudbuild` bucket) or `--no-source` when `source` is None. JSON output: the build."""
+    `_cloudbuild` bucket; `ignore_file`, relative to it, says what stays out) or
+    `--no-source` when `source` is None. JSON output: the build."""
     argv = [gcloud, "builds", "submit", source if source is not None else "--no-source",
             "--config", config]
+    if source is not None and ignore_file:
+        argv += ["--ignore-file", ignore_file]
     if substitutions:
         argv += ["--substitutions", dict_flag(substitutions)]
     if region:
