@@ -344,7 +344,9 @@ class CloudBuildStandIn:
         if build is None:
             raise ApiError(404, f"build {build_id} not found")
         body = build.body
-        if not build.held and build.plan and body["status"] not in FINAL:
+        if build.held and body["status"] == "QUEUED":
+            body.update(status="WORKING", startTime=_now())
+        elif not build.held and build.plan and body["status"] not in FINAL:
             status, detail = build.plan.pop(0)
             body["status"] = status
             if status == "WORKING":
