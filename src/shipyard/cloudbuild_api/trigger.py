@@ -49,7 +49,7 @@ def desired(ctx: RunContext) -> gb.TagTrigger:
                           hint="shorten [project] name or the environment's name")
     return gb.TagTrigger(
         name=name, project=gcp.project, region=gcp.region, build_file=cb.config,
-        tag_pattern=TAG_PATTERN, service_account=gcp.deployer,
+        tag_pattern=TAG_PATTERN, service_account=gcp.deployer_service_account,
         substitutions={"_ENV": ctx.env.name},
         require_approval=ctx.env.name in cb.require_approval,
         description=f"shipyard: release {ctx.config.project.name} to {ctx.env.name} on a "
