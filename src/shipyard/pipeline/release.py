@@ -102,7 +102,8 @@ def _locked(ctx: RunContext, action: str, version: Version, break_lock: bool,
     result = "failed"
     try:
         with env_lock(ctx.config.root, ctx.env.name, action, str(version),
-                      break_lock=break_lock, dry_run=ctx.dry_run):
+                      break_lock=break_lock, dry_run=ctx.dry_run), \
+                ctx.target.exclusive(action, str(version), break_lock=break_lock):
             ctx.target.up()
             work()
             result = "ok"

@@ -47,6 +47,7 @@ ENDPOINT_ENV = "SHIPYARD_SECRETMANAGER_ENDPOINT"
 GCLOUD_ENDPOINT_ENV = "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER"
 TOKEN_ENV = "CLOUDSDK_AUTH_ACCESS_TOKEN"
 ACCESSOR = "roles/secretmanager.secretAccessor"
+VIEWER = "roles/secretmanager.viewer"
 # Roles that carry secretmanager.versions.access, as granted on the secret itself.
 GRANTS_ACCESS = (ACCESSOR, "roles/secretmanager.admin")
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -261,13 +262,15 @@ class SecretManagerSecrets:
             self._client = make_client(self.environ)
         return self._client
 
-    def _call(self, about: Resolved, call: Callable[[SecretManagerServiceClient], T]) -> T:
+    def _call(self, about: Resolved, call: Callable[[SecretManagerServiceClient], T],
+              doing: str = "read", role: str = VIEWER) -> T:
         """One API call; NotFound passes through, every other failure becomes a ShipyardError
-        naming the secret and the env var (never a value: none is ever asked for)."""
+        naming the secret and the env var (never a value: none is in any message). `doing`
+        and `role`: what the call does, and the role it needs, for the messages."""
         from google.api_core import exceptions as api
         from google.auth import exceptions as auth
 
-        what = f"cannot read {about.ref.reference} ({about.name}) for {about.env}"
+        what = f"cannot {doing} {about.ref.reference} ({about.name}) for {about.env}"
         for attempt in range(1, TRANSIENT_TRIES + 1):
             try:
                 return call(self.client)
@@ -282,8 +285,9 @@ class SecretManagerSecrets:
             except api.Forbidden as exc:  # PermissionDenied is one (gRPC); REST raises it plain
                 raise ShipyardError(
                     f"{what}: permission denied ({_status(exc)})",
-                    hint="the deploying account needs roles/secretmanager.viewer on the secret "
-                         "(metadata and IAM policy only; shipyard never reads values)") from None
+                    hint=f"the deploying account needs {role} on the secret" + (
+                        " (metadata and IAM policy only; shipyard never reads values)"
+                        if role == VIEWER else "")) from None
             except (api.Unauthorized, auth.GoogleAuthError) as exc:  # Unauthenticated too
                 raise ShipyardError(f"{what}: not authenticated ({self._auth_problem(exc)})",
                                     hint=_CREDENTIALS_HINT) from None

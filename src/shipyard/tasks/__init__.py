@@ -17,12 +17,14 @@ from shipyard.tasks import (
     local_tasks,
     release_tasks,
     scan_tasks,
+    secret_tasks,
 )
 
 TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks.push,
          scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
          release_tasks.deploy, release_tasks.rollback, release_tasks.status,
          cloud_tasks.deploy_run, cloud_tasks.deploy_gke,
+         secret_tasks.secrets_set, secret_tasks.secrets_list, secret_tasks.secrets_check,
          cloudbuild_tasks.cloudbuild_submit, cloudbuild_tasks.cloudbuild_trigger,
          init_tasks.init)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"

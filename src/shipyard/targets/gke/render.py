@@ -37,12 +37,27 @@ def write_overlay(folder: Path, overlay: Path, pins: Mapping[str, str], version:
     return path
 
 
+def image_name(reference: str) -> str:
+    """The image without its tag or digest (a registry's :port stays)."""
+    name = reference.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class RenderedDeployment:
     name: str
     namespace: str
     images: tuple[str, ...]
     progress_deadline: int
+    containers: tuple[tuple[str, str], ...] = ()  # (container name, image), in order
+
+    def container_for(self, image: str, container: str | None) -> tuple[str, str] | None:
+        """The container shipyard pins: the one named, else the one running `image`."""
+        for found in self.containers:
+            if (found[0] == container) if container else image_name(found[1]) == image:
+                return found
+        return None
 
 
 def deployments(render: str, default_namespace: str) -> list[RenderedDeployment]:
@@ -53,10 +68,12 @@ def deployments(render: str, default_namespace: str) -> list[RenderedDeployment]
         meta: dict[str, Any] = doc.get("metadata") or {}
         spec: dict[str, Any] = doc.get("spec") or {}
         pod = ((spec.get("template") or {}).get("spec") or {})
-        images = tuple(str(c.get("image", "")) for c in pod.get("containers") or [])
+        containers = tuple((str(c.get("name", "")), str(c.get("image", "")))
+                           for c in pod.get("containers") or [])
         found.append(RenderedDeployment(
-            str(meta.get("name")), str(meta.get("namespace") or default_namespace), images,
-            int(spec.get("progressDeadlineSeconds") or DEFAULT_PROGRESS_DEADLINE)))
+            str(meta.get("name")), str(meta.get("namespace") or default_namespace),
+            tuple(image for _, image in containers),
+            int(spec.get("progressDeadlineSeconds") or DEFAULT_PROGRESS_DEADLINE), containers))
     return found
 
 
