@@ -228,3 +228,20 @@ def test_the_tag_pattern_is_the_version_rule() -> None:
     for tag in ("v1.1.0", "v0.0.1", "v10.2.3-rc.1", "v1.0.0-alpha-2", "v01.0.0", "v1.0",
                 "1.0.0", "v1.0.0+build", "v1.0.0-", "v1.0.0-01", "v1.1.0\n"):
         assert bool(rule.fullmatch(tag)) is is_version_tag(tag), tag
+
+
+def test_a_second_gen_repository_trigger_converges_too(app: Path, staging: CloudBuildStandIn,
+                                                       tmp_path: Path) -> None:
+    config = app / "shipyard.toml"
+    repository = f"projects/{STAGING}/locations/us-central1/connections/gh/repositories/mas"
+    config.write_text(config.read_text().replace(
+        'github_owner = "meta-ad-studio"\ngithub_name = "meta-ad-studio"\n',
+        f'repository = "{repository}"\n'))
+    assert run(app, staging, tmp_path, "cloudbuild-trigger", "--env", "staging").code == 0
+    trigger = staging.trigger("meta-ad-studio-staging-release", "us-central1")
+    assert trigger is not None and "github" not in trigger
+    assert trigger["repositoryEventConfig"] == {"repository": repository,
+                                                "push": {"tag": TAG_PATTERN}}
+    again = run(app, staging, tmp_path, "cloudbuild-trigger", "--env", "staging")
+    assert again.code == 0 and "up to date" in again.text
+    assert writes(staging) == ["POST gcloud.builds.triggers.create.github"]
