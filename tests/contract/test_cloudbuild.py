@@ -7,6 +7,7 @@ Build it sends is checked against the file.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,9 +117,12 @@ def test_async_returns_after_the_post(app: Path, staging: CloudBuildStandIn,
                                       tmp_path: Path) -> None:
     staging.hold()  # the build would never finish: only --async can return
     ran = run(app, staging, tmp_path, "cloudbuild-submit", "--version", "v1.2.0-rc.1",
-              "--no-source", "--async")
+              "--no-source", "--async", "--json")
     assert ran.code == 0, ran.text
     assert [r.method for r in staging.requests] == ["POST"]
+    (build,) = staging.builds
+    assert json.loads(ran.out) == {"build_id": build["id"], "status": "QUEUED",
+                                   "log_url": build["logUrl"]}
     # Without --env: only _VERSION is passed; the file's defaults fill in the rest.
     assert staging.requests[0].body["substitutions"]["_VERSION"] == "v1.2.0-rc.1"
     assert staging.requests[0].body["substitutions"]["_ENV"] == "staging"

@@ -53,9 +53,9 @@ def plan(ctx: RunContext, config_file: str, env_given: bool) -> Submission:
 
 
 def submit(ctx: RunContext, submission: Submission, *, upload_source: bool,
-           asynchronous: bool) -> str | None:
-    """Run the submit; returns the build id (None in dry-run). A build that ends in any
-    status but SUCCESS is a step failure (exit 1) naming the build and its logs."""
+           asynchronous: bool) -> dict[str, str] | None:
+    """Run the submit; returns the build's id, status and log URL (None in dry-run). A build
+    that ends in any status but SUCCESS is a step failure (exit 1) naming it and its logs."""
     s = submission
     ignore = write_ignore_file(ctx) if upload_source else None
     argv = gb.builds_submit(gcloud_path(), config=str(s.build_file.path),
@@ -72,7 +72,8 @@ def submit(ctx: RunContext, submission: Submission, *, upload_source: bool,
     logs = _LOGS.search(result.stderr)
     state = "submitted (not waited for)" if asynchronous else "succeeded"
     console.note(f"build {build_id} {state}" + (f"; logs: {logs.group(1)}" if logs else ""))
-    return build_id
+    return {"build_id": build_id, "status": "QUEUED" if asynchronous else "SUCCESS",
+            "log_url": logs.group(1) if logs else ""}
 
 
 def write_ignore_file(ctx: RunContext) -> str:

@@ -19,12 +19,13 @@ from shipyard.tasks._kit import DRY_RUN_HELP, expected_failures, run_context
     "async": "return once the build is queued; do not wait for its result",
     "no-source": "send the build without uploading the repo (steps that need a checkout "
                  "then have none; used by the tests)",
+    "json": "print the build's id, status and log URL as JSON on stdout",
     "dry-run": DRY_RUN_HELP,
 })
 @expected_failures
 def cloudbuild_submit(c: Context, version: str | None = None, env: str | None = None,
                       config: str | None = None, async_: bool = False, no_source: bool = False,
-                      dry_run: bool = False) -> None:
+                      json: bool = False, dry_run: bool = False) -> None:
     """Submit ci-cd/cloudbuild.yaml to Cloud Build by hand, as a tag push would.
 
     `gcloud builds submit APP_DIR --config FILE --substitutions _VERSION=V[,_ENV=E,...]`:
@@ -37,7 +38,11 @@ def cloudbuild_submit(c: Context, version: str | None = None, env: str | None = 
     from shipyard.cloudbuild_api import submit as cb
 
     submission = cb.plan(ctx, config or ctx.config.cloudbuild.config, env_given=env is not None)
-    cb.submit(ctx, submission, upload_source=not no_source, asynchronous=async_)
+    build = cb.submit(ctx, submission, upload_source=not no_source, asynchronous=async_)
+    if json and build is not None:
+        import json as json_lib
+
+        print(json_lib.dumps(build))
 
 
 @task(name="cloudbuild-trigger", help={
