@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from shipyard.config.cloudbuild import CloudBuildSettings, parse_cloudbuild
 from shipyard.config.ops import MonitoringSettings, OpsSettings, parse_env_ops, parse_monitoring
 from shipyard.config.schema import (
     Table,
@@ -79,6 +80,7 @@ class Config:
     project: Project
     services: tuple[Service, ...]
     environments: MappingProxyType[str, Environment]
+    cloudbuild: CloudBuildSettings = CloudBuildSettings()
 
     def environment(self, name: str) -> Environment:
         if name not in self.environments:
@@ -129,9 +131,10 @@ def parse(data: dict[str, Any], root: Path, file: str = CONFIG_FILE) -> Config:
         environments[name] = replace(_environment(table, name, project, services, scan), ops=ops)
     if not environments:
         raise top.fail("environments", "define at least one environment")
+    cloudbuild = parse_cloudbuild(top.table("cloudbuild"), tuple(environments))
     top.done()
     return Config(path=root / file, root=root, project=project, services=services,
-                  environments=MappingProxyType(environments))
+                  environments=MappingProxyType(environments), cloudbuild=cloudbuild)
 
 
 def _project(t: Table) -> Project:

@@ -10,8 +10,10 @@ from invoke.collection import Collection
 
 from shipyard.tasks import (
     cloud_tasks,
+    cloudbuild_tasks,
     git_tasks,
     image_tasks,
+    init_tasks,
     local_tasks,
     ops_tasks,
     release_tasks,
@@ -24,7 +26,9 @@ TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks
          release_tasks.deploy, release_tasks.rollback, release_tasks.status,
          cloud_tasks.deploy_run, cloud_tasks.deploy_gke,
          secret_tasks.secrets_set, secret_tasks.secrets_list, secret_tasks.secrets_check,
-         ops_tasks.monitoring_render, ops_tasks.monitoring_apply, ops_tasks.checklist)
+         ops_tasks.monitoring_render, ops_tasks.monitoring_apply, ops_tasks.checklist,
+         cloudbuild_tasks.cloudbuild_submit, cloudbuild_tasks.cloudbuild_trigger,
+         init_tasks.init)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 
