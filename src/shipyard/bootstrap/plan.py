@@ -95,8 +95,8 @@ def plan(want: Desired, seen: Observed, gcloud: str) -> Plan:
     for binding in want.bindings:
         holder = binding.holder
         granted = seen.granted.get(holder, frozenset())
-        where = f"{holder.kind} {holder.name}"
-        name = f"{binding.role} → {binding.member.partition(':')[2]} on {where}"
+        where = f"{holder.kind} {_short(holder.name)}"
+        name = f"{binding.role} → {_short(binding.member.partition(':')[2])} on {where}"
         if (binding.role, binding.member) in granted:
             rows.append(Row("binding", name, PRESENT, binding.reason))
             continue
@@ -106,3 +106,9 @@ def plan(want: Desired, seen: Observed, gcloud: str) -> Plan:
         steps.append(Step(gb.add_iam_binding(gcloud, holder, binding.member, binding.role),
                           f"grant {binding.role} on {where}", GRANT))
     return Plan(tuple(rows), tuple(steps))
+
+
+def _short(name: str) -> str:
+    """A service account by its id in the plan's table (the accounts' rows give the email)."""
+    account_id, at, domain = name.partition("@")
+    return account_id if at and domain.endswith(".iam.gserviceaccount.com") else name
