@@ -8,7 +8,8 @@ is a made-up host (`http://iam.test:PORT/`) and the host says which API a reques
 requests, as the real gcloud 528 sends them (measured; see docs/gcp-bootstrap.md):
     GET  serviceusage  /v1/projects/P/services?filter=state:ENABLED&pageSize=200
     POST serviceusage  /v1/projects/P/services:batchEnable {serviceIds}  → an operation;
-                       gcloud polls GET /v1/operations/ID until done
+                       gcloud polls GET /v1/operations/ID until done. For ONE API gcloud
+                       sends POST /v1/projects/P/services/NAME:enable instead
     GET  artifactregistry /v1/projects/P/locations/L/repositories/R
     POST artifactregistry /v1/projects/P/locations/L/repositories?repositoryId=R {format,...}
                        → an operation (GET .../operations/ID until done), then GET of R
@@ -96,6 +97,7 @@ class GcpStandIn:
         self.calls: list[Call] = []
         self.lock = threading.RLock()
         self._operations = 0
+        self.conflicts = 0  # the next N setIamPolicy calls meet another writer: 409 ABORTED
         self._server: _Server | None = None
 
     # --- lifecycle and settings -----------------------------------------------------------
@@ -181,6 +183,7 @@ class GcpStandIn:
             self.calls.append(Call(api, handler.command, parts.path, raw.decode()))
         try:
             self._check_enabled(api)
+            self._concurrent_writer(parts.path)
             if api == "secretmanager":  # the Secret Manager stand-in answers, body and all
                 kept, handler.rfile = handler.rfile, io.BytesIO(raw)
                 try:
@@ -207,6 +210,16 @@ class GcpStandIn:
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
+
+    def _concurrent_writer(self, path: str) -> None:
+        """Another writer changed the policy between this client's get and set."""
+        with self.lock:
+            clash = path.endswith(":setIamPolicy") and self.conflicts > 0
+            self.conflicts -= clash
+        if clash:
+            raise ApiError(409, "ABORTED", "There were concurrent policy changes. Please "
+                                           "retry the whole read-modify-write with "
+                                           "exponential backoff.")
 
     def _check_enabled(self, api: str) -> None:
         if api not in APIS:
@@ -235,9 +248,11 @@ class GcpStandIn:
             return {"name": "/".join(segs), "done": True, "response": {
                 "@type": "type.googleapis.com/google.api.serviceusage.v1."
                          "BatchEnableServicesResponse", "services": []}}
-        if segs[:2] != ["projects", self.project] or segs[2:] != ["services"]:
+        if segs[:3] != ["projects", self.project, "services"] or len(segs) > 4:
             raise ApiError(404, "NOT_FOUND", "no such project")
-        if method == "GET" and not verb:
+        if len(segs) == 4 and method == "POST" and verb == "enable":  # one API: its own call
+            body, verb = {"serviceIds": [segs[3]]}, "batchEnable"
+        if method == "GET" and not verb and len(segs) == 3:
             return {"services": [{"name": f"projects/{self.number}/services/{name}",
                                   "config": {"name": name}, "state": "ENABLED",
                                   "parent": f"projects/{self.number}"}
