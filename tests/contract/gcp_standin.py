@@ -341,3 +341,39 @@ class GcpStandIn:
                                                             "not exist.")
         policy.bindings, policy.serial = bindings, policy.serial + 1
         return policy.json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run it by hand: prints the gcloud settings as `export` lines, serves until SIGINT or
+    SIGTERM (or --seconds), then prints every call it received, one line each, on stderr.
+    From the repository root:
+
+        python -m tests.contract.gcp_standin --project P --config-dir /tmp/gcloud-gcp > env.sh
+    """
+    import argparse
+    import shlex
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m tests.contract.gcp_standin")
+    parser.add_argument("--project", default="shipyard-test")
+    parser.add_argument("--number", default="100000000042", help="the project's number")
+    parser.add_argument("--config-dir", type=Path, required=True,
+                        help="where the throwaway CLOUDSDK_CONFIG goes")
+    parser.add_argument("--seconds", type=float, default=3600, help="stop after this long")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with GcpStandIn(args.project, args.number) as standin:
+        for key, value in standin.env(args.config_dir).items():
+            print(f"export {key}={shlex.quote(value)}")
+        print(f"# gcp stand-in ready on 127.0.0.1:{standin.port}", flush=True)
+        stop.wait(args.seconds)
+        for c in standin.calls:
+            print(f"{'CHANGE' if c.changes else 'read  '} {c}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
