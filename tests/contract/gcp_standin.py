@@ -98,6 +98,7 @@ class GcpStandIn:
         self.lock = threading.RLock()
         self._operations = 0
         self.conflicts = 0  # the next N setIamPolicy calls meet another writer: 409 ABORTED
+        self.denied: set[str] = set()  # a write whose path?query holds one: 403 DENIED
         self._server: _Server | None = None
 
     # --- lifecycle and settings -----------------------------------------------------------
@@ -184,6 +185,9 @@ class GcpStandIn:
         try:
             self._check_enabled(api)
             self._concurrent_writer(parts.path)
+            if self.calls[-1].changes and any(d in f"{parts.path}?{parts.query}"
+                                              for d in self.denied):
+                raise ApiError(403, "PERMISSION_DENIED", "The caller does not have permission")
             if api == "secretmanager":  # the Secret Manager stand-in answers, body and all
                 kept, handler.rfile = handler.rfile, io.BytesIO(raw)
                 try:

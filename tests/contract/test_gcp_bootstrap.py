@@ -143,3 +143,27 @@ def test_a_partly_set_up_project_gets_only_what_it_lacks(app: Path, gcp: GcpStan
         b"a value someone set earlier")
     assert gcp.conflicts == 0  # the refused write happened, and its retry went through
     assert len(gcp.granted(f"projects/{P}")) == 5
+
+
+def test_a_run_stopped_by_a_refusal_is_finished_by_the_next(app: Path, gcp: GcpStandIn) -> None:
+    gcp.denied.add("secretId=redis-url")  # gcloud's account may not create this one
+    ran = invoke(app, "gcp-bootstrap", "--env", "staging", env=gcp.env(app.parent),
+                 timeout=900)
+    assert ran.code == 1, ran.text
+    assert ran.line("error: ").startswith("command failed (exit 1): ")
+    assert "secrets create redis-url" in ran.line("error: ")
+    assert ran.line("hint: ").endswith("What ran before stays done: rerun gcp-bootstrap to "
+                                       "carry on")
+    assert "Traceback" not in ran.text
+    made = {s for _, s in gcp.secret_manager.secrets}
+    assert made == {"db-url", "runwayml-key"} and set(gcp.accounts) == {RUNTIME, DEPLOYER}
+    assert gcp.granted(f"projects/{P}") == set()  # the grants come after every create
+
+    gcp.denied.clear()
+    before = len(gcp.calls)
+    again = bootstrap(app, gcp, "--json")
+    report = json.loads(again.out)
+    assert report["changes"] == 13  # the secret left over, then the 12 bindings
+    assert report["commands"][0][:3] == ["secrets", "create", "redis-url"]
+    assert sum(c.changes for c in gcp.calls[before:]) == 13
+    assert len(gcp.granted(f"projects/{P}")) == 4 and secret_policy(gcp, "redis-url")
