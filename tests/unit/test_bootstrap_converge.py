@@ -16,7 +16,8 @@ from shipyard.errors import CommandError, ShipyardError
 from tests.unit.fakes import FakeRunner, Reply
 from tests.unit.test_bootstrap_plan import ALL_APIS, RUNTIME, environment
 
-GRANT = Step(("gcloud", "projects", "add-iam-policy-binding", "p"), "grant roles/x", "grant")
+GRANT = Step(("gcloud", "projects", "add-iam-policy-binding", "p", "--member", "user:a@b.c",
+              "--role", "roles/x"), "grant roles/x", "grant")
 CREATE = Step(("gcloud", "secrets", "create", "db-url"), "create secret db-url", "create")
 NOT_FOUND = "ERROR: (gcloud.secrets.describe) NOT_FOUND: Secret [projects/1/secrets/x] not found"
 
@@ -105,3 +106,22 @@ def test_apis_that_are_off_are_not_read_through() -> None:
     runner.on(("gcloud", "services", "list"), Reply(0, "[]"))
     seen = observe(runner, "gcloud", desired(environment()))
     assert runner.argvs == [runner.argvs[0]] and seen.exists == {} and seen.granted == {}
+
+
+def test_changes_run_in_waves_and_two_writes_of_one_policy_never_race() -> None:
+    from shipyard.bootstrap.converge import _waves
+    from shipyard.bootstrap.plan import Observed, plan
+
+    the_plan = plan(desired(environment()), Observed(frozenset()), "gcloud")
+    waves = _waves(the_plan.steps)
+    assert [[len(lane) for lane in wave] for wave in waves] == [
+        [1], [1, 1, 1, 1, 1, 1], [4, 1, 1, 2, 2, 2]]  # project: 4 grants, each secret: 2
+    assert [s for wave in waves for lane in wave for s in lane] == list(the_plan.steps)
+
+    runner = FakeRunner()
+    runner.on(("gcloud",))
+    assert apply(runner, the_plan, "p") == 19
+    assert sorted(runner.argvs) == sorted(s.argv for s in the_plan.steps)
+    first_grant = next(i for i, a in enumerate(runner.argvs) if "add-iam-policy-binding" in a)
+    assert all("add-iam-policy-binding" in a for a in runner.argvs[first_grant:])
+    assert runner.argvs[0][1:3] == ("services", "enable")

@@ -104,11 +104,46 @@ def observe(runner: Runner, gcloud: str, want: Desired) -> Observed:
 
 
 def apply(runner: Runner, plan: Plan, project: str, *, backoff: float = 1.0) -> int:
-    """Run the plan's steps in order; returns how many ran. A failure stops here (exit 1):
-    what ran stays done, and a rerun reads it and carries on."""
-    for step in plan.steps:
-        _run_step(runner, step, project, backoff)
+    """Run the plan's steps; returns how many ran. In waves, in the plan's order: the APIs,
+    then every create at once, then the grants (one lane per policy, so two writes of one
+    policy never race). A dry run prints them one by one, in order. A failure stops the run
+    after its wave (exit 1): what ran stays done, and a rerun reads it and carries on."""
+    for wave in _waves(plan.steps):
+        if runner.dry_run:
+            for lane in wave:
+                for step in lane:
+                    _run_step(runner, step, project, backoff)
+            continue
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            futures = [pool.submit(_run_lane, runner, lane, project, backoff) for lane in wave]
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            raise failures[0]  # type: ignore[misc]
     return len(plan.steps)
+
+
+def _waves(steps: Sequence[Step]) -> list[list[list[Step]]]:
+    """Consecutive steps of one kind make a wave; a wave's lanes may run side by side."""
+    waves: list[list[list[Step]]] = []
+    kind = None
+    lanes: dict[Argv, list[Step]] = {}
+    for step in steps:
+        if step.kind != kind:
+            kind, lanes = step.kind, {}
+            waves.append([])
+        # a grant's lane is its policy: the argv before --member names the resource
+        key = step.argv[:step.argv.index("--member")] if step.kind == GRANT and \
+            "--member" in step.argv else step.argv
+        if key not in lanes:
+            lanes[key] = []
+            waves[-1].append(lanes[key])
+        lanes[key].append(step)
+    return waves
+
+
+def _run_lane(runner: Runner, lane: list[Step], project: str, backoff: float) -> None:
+    for step in lane:
+        _run_step(runner, step, project, backoff)
 
 
 def _run_step(runner: Runner, step: Step, project: str, backoff: float) -> None:
