@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.commands import gcloud_bootstrap as gb
+from tests.conftest import require_tool
 from tests.contract.gcloud_env import GCLOUD, hermetic
 
 pytestmark = pytest.mark.contract
@@ -44,6 +45,11 @@ BUILDERS: dict[str, Callable[[], tuple[str, ...]]] = {
                                                                   "roles/viewer"))
        for kind, holder in HOLDERS.items()},
 }
+
+
+@pytest.fixture(autouse=True)
+def real_gcloud() -> None:
+    require_tool("gcloud", "its parser is the check", install="the Google Cloud SDK")
 
 
 def hermetic_env(tmp: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_tool
 from tests.contract.gcp_standin import GcpStandIn
 from tests.support.apps import sample_copy
 from tests.support.cli import Ran, invoke
@@ -29,6 +30,7 @@ REPO = "repositories/us-central1/meta-ad-studio"
 
 @pytest.fixture
 def gcp() -> Iterator[GcpStandIn]:
+    require_tool("gcloud", "gcp-bootstrap runs the real gcloud", install="the Google Cloud SDK")
     with GcpStandIn(P, "100000000077") as standin:
         yield standin
 
