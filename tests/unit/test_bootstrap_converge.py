@@ -125,3 +125,12 @@ def test_changes_run_in_waves_and_two_writes_of_one_policy_never_race() -> None:
     first_grant = next(i for i, a in enumerate(runner.argvs) if "add-iam-policy-binding" in a)
     assert all("add-iam-policy-binding" in a for a in runner.argvs[first_grant:])
     assert runner.argvs[0][1:3] == ("services", "enable")
+
+
+def test_a_project_that_is_not_there_is_an_error_not_a_project_with_every_api_off() -> None:
+    runner = FakeRunner()
+    runner.fail(("gcloud", "services", "list"),
+                "ERROR: (gcloud.services.list) NOT_FOUND: Project 'p' not found.")
+    with pytest.raises(CommandError) as failed:
+        observe(runner, "gcloud", desired(environment()))
+    assert "NOT_FOUND" in failed.value.stderr_tail and len(runner.argvs) == 1

@@ -45,6 +45,7 @@ def gcp_bootstrap(ctx: RunContext, *, as_json: bool = False) -> dict[str, Any]:
         summary = f"{done} change(s) made; everything the environment needs is there now"
     else:
         summary = "nothing to do: everything is present"
+    report["planned"] = len(the_plan.steps)
     report["changes"] = 0 if ctx.runner.dry_run else done
     report["present"] = sum(r.state == PRESENT for r in the_plan.rows)
     console.note(summary)

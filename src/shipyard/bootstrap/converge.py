@@ -43,12 +43,12 @@ def _failed(runner: Runner, result: Result, hint: str) -> CommandError:
                         stderr_tail="\n".join(lines[-12:]), hint=hint)
 
 
-def _read(runner: Runner, argv: Argv, project: str) -> str | None:
+def _read(runner: Runner, argv: Argv, project: str, *, missing_ok: bool = True) -> str | None:
     """stdout of a read, or None when gcloud says the resource is not there."""
     result = runner.run(argv, mutates=False, check=False, timeout=READ_TIMEOUT)
     if result.ok:
         return result.stdout
-    if "NOT_FOUND" in result.stderr:
+    if missing_ok and "NOT_FOUND" in result.stderr:
         return None
     raise _failed(runner, result, _hint(project))
 
@@ -68,7 +68,9 @@ def _grants(text: str) -> Grants:
 
 
 def observe(runner: Runner, gcloud: str, want: Desired) -> Observed:
-    listed = _read(runner, gb.enabled_services(gcloud, want.project), want.project) or "[]"
+    # no project, no answer: that is not "every API off"
+    listed = _read(runner, gb.enabled_services(gcloud, want.project), want.project,
+                   missing_ok=False) or "[]"
     enabled = frozenset(s.get("config", {}).get("name") or s.get("name", "").rsplit("/")[-1]
                         for s in json.loads(listed))
     accounts = [PolicyHolder(ACCOUNT, a.email, want.project) for a in want.accounts]
