@@ -333,6 +333,8 @@ class SecretManagerStandIn:
         return secret
 
     def _create(self, project: str, secret_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("replication"):  # the API refuses a secret without a policy
+            raise ApiError(400, "INVALID_ARGUMENT", "Secret.replication is required.")
         if (project, secret_id) in self.secrets:
             raise ApiError(409, "ALREADY_EXISTS",
                            f"Secret [projects/{project}/secrets/{secret_id}] already exists.")

@@ -9,6 +9,7 @@ checkout): there an app must be named.
 from invoke.collection import Collection
 
 from shipyard.tasks import (
+    bootstrap_tasks,
     cloud_tasks,
     cloudbuild_tasks,
     git_tasks,
@@ -28,7 +29,8 @@ TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks
          secret_tasks.secrets_set, secret_tasks.secrets_list, secret_tasks.secrets_check,
          ops_tasks.monitoring_render, ops_tasks.monitoring_apply, ops_tasks.checklist,
          cloudbuild_tasks.cloudbuild_submit, cloudbuild_tasks.cloudbuild_trigger,
-         init_tasks.init)
+         init_tasks.init,
+         bootstrap_tasks.gcp_bootstrap)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 
