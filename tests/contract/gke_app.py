@@ -87,9 +87,10 @@ def prod_fixture(tmp_path: Path, registry: LocalRegistryProcess, gke_cluster: Gk
     config = app / "shipyard.toml"
     text = config.read_text().replace('project = "meta-ad-studio-prod"', f'project = "{PROJECT}"')
     text = text.replace("required = true", "required = false")  # the checklist gate: elsewhere
+    text = text.replace('"meta-ad-studio-run@meta-ad-studio-prod.iam.gserviceaccount.com"  #',
+                        f'"{SA}"  #')  # prod's own runtime account, not the checklist's list
     config.write_text(text.replace('namespace = "meta-ad-studio"', f'namespace = "{NAMESPACE}"\n'
-                                   f'registry = "127.0.0.1:{registry.port}/meta-ad-studio"\n'
-                                   f'service_account = "{SA}"'))
+                                   f'registry = "127.0.0.1:{registry.port}/meta-ad-studio"'))
     git(app, "commit", "-q", "-am", "prod on the stand-ins, images in the test registry")
     git(app, "push", "-q", "origin", "main")
     gke_cluster.kube.add_namespace(NAMESPACE)
