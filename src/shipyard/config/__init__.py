@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from shipyard.config.flags import Flag, parse_flags
 from shipyard.config.schema import (
     Table,
     dns_label_problem,
@@ -77,6 +78,7 @@ class Config:
     project: Project
     services: tuple[Service, ...]
     environments: MappingProxyType[str, Environment]
+    flags: MappingProxyType[str, Flag] = field(default_factory=lambda: MappingProxyType({}))
 
     def environment(self, name: str) -> Environment:
         if name not in self.environments:
@@ -122,9 +124,10 @@ def parse(data: dict[str, Any], root: Path, file: str = CONFIG_FILE) -> Config:
         environments[name] = _environment(envs_table.child(name), name, project, services, scan)
     if not environments:
         raise top.fail("environments", "define at least one environment")
+    flags = parse_flags(top.table("flags"), {s.name: (s.env, s.secrets) for s in services})
     top.done()
     return Config(path=root / file, root=root, project=project, services=services,
-                  environments=MappingProxyType(environments))
+                  environments=MappingProxyType(environments), flags=MappingProxyType(flags))
 
 
 def _project(t: Table) -> Project:

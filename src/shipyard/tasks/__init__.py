@@ -10,6 +10,7 @@ from invoke.collection import Collection
 
 from shipyard.tasks import (
     cloud_tasks,
+    flag_tasks,
     git_tasks,
     image_tasks,
     local_tasks,
@@ -20,7 +21,8 @@ from shipyard.tasks import (
 TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks.push,
          scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
          release_tasks.deploy, release_tasks.rollback, release_tasks.status,
-         cloud_tasks.deploy_run, cloud_tasks.deploy_gke)
+         cloud_tasks.deploy_run, cloud_tasks.deploy_gke,
+         flag_tasks.flag)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 
