@@ -167,3 +167,28 @@ def test_a_failed_switch_keeps_the_state_and_a_dry_run_writes_none(flagged: Fake
     assert "reconfigure" in fakes.target.verbs  # planned...
     assert flag_state.flags_path(fakes.root, "local").read_text() == before  # ...not written
     assert audit.history(fakes.root, "local")[-1]["action"] == "release"
+
+
+def test_status_shows_each_flag_and_a_rerun_settles_an_unfinished_switch(flagged: Fakes
+                                                                         ) -> None:
+    from shipyard.pipeline.status import flag_status
+
+    release(flagged.context("v1.0.0"))
+    ctx = flagged.context()
+    assert flag_status(ctx) == {"flags": {"video_generation": {
+        "state": "on", "default": "on", "service": "api", "env": "VIDEO_GENERATION_ENABLED",
+        "value": "true"}}, "flags_pending": None}
+    # A switch killed between its two writes: the file says so, and status passes it on.
+    flag_state.begin(flagged.root, "local", {"video_generation": "on"},
+                     {"video_generation": "off"})
+    shown = flag_status(ctx)
+    assert shown["flags"]["video_generation"]["state"] == "on"  # what last verified
+    assert shown["flags_pending"] == {"video_generation": "off"}
+    # Going back to "on" is no change from the verified state, but the killed switch may
+    # serve "off" already: the flag's service is rolled out again, and the state settles.
+    flagged.target.calls.clear()
+    switch_flags(flagged.context(), {"video_generation": "on"})
+    call = next(c for c in flagged.target.calls if c[0] == "reconfigure")
+    assert call[2] == ("api",)
+    assert flag_status(ctx)["flags_pending"] is None
+    assert flag_status(ctx)["flags"]["video_generation"]["state"] == "on"
