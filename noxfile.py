@@ -4,11 +4,15 @@
     nox -s tests       unit + integration + contract tests, with the real tools
     nox -s lint        ruff
     nox -s typecheck   mypy --strict on src
+    nox -s cloudbuild -- --version V [--app DIR] [--env local] [--dry-run]
+                       the steps of an app's ci-cd/cloudbuild.yaml, run here (local parity)
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -96,3 +100,23 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[trivy]")
     session.chdir(ROOT)  # `python -m benchmarks` imports the package from here
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=False)
+def cloudbuild(session: nox.Session) -> None:
+    """Run an app's ci-cd/cloudbuild.yaml here: its steps, waitFor order and substitutions,
+    against the local environment (default app: the sample). docs/cloud-build.md.
+
+    No virtualenv: the steps call nox, invoke and shipyard of this installation, as a build
+    calls those of its builder image. Usage: nox -s cloudbuild -- --version v1.1.0 [--app DIR]
+    """
+    args = list(session.posargs)
+    if "--app" not in args:
+        args += ["--app", str(ROOT / "examples" / "meta-ad-studio")]
+    if "--dry-run" not in args:
+        bootstrap(session)
+    argv = (sys.executable, "-m", "shipyard.cloudbuild.local", *args)
+    session.log(" ".join(argv))
+    code = subprocess.call(argv)
+    if code:  # nox would say 1 for any failure: exit with the failed step's own code
+        raise SystemExit(code)

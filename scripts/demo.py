@@ -49,12 +49,23 @@ def invoke(cwd: Path, *args: str) -> None:
 
 
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
-DEMO_SECRETS = (
-    "# demo values only: a real team keeps these in Secret Manager (Fase 2)\n"
-    "DATABASE_URL=postgres://meta:demo-db-password@127.0.0.1:5432/meta_ad_studio\n"
-    "RUNWAYML_API_KEY=demo-runwayml-key-not-real\n"
-    "REDIS_URL=redis://127.0.0.1:6379/0\n"
-)
+# Demo values only: a real team keeps these in Secret Manager (Fase 2).
+DEMO_SECRETS = {
+    "DATABASE_URL": "postgres://meta:demo-db-password@127.0.0.1:5432/meta_ad_studio",
+    "RUNWAYML_API_KEY": "demo-runwayml-key-not-real",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def set_secrets(app: Path) -> None:
+    """As a user would: each value on the stdin of `invoke secrets-set`, never in argv."""
+    for name, value in DEMO_SECRETS.items():
+        argv = (sys.executable, "-m", "invoke", "secrets-set", name, "--env", "local")
+        print(f"$ printf %s '<demo value>' | {shlex.join(argv)}", flush=True)
+        code = subprocess.run(argv, cwd=app, input=value, text=True,
+                              env={**os.environ, **IDENTITY}).returncode
+        if code != 0:
+            sys.exit(f"demo: step failed (exit {code}): secrets-set {name}")
 
 
 def stop_previous(app: Path) -> None:
@@ -76,10 +87,6 @@ def scratch_app(base: Path) -> Path:
     git(app, "commit", "-q", "-m", "Meta Ad Studio v1.0 baseline")
     git(app, "remote", "add", "origin", str(remote))
     git(app, "push", "-q", "origin", "main")
-    secrets = app / ".shipyard" / "secrets" / "local.env"
-    secrets.parent.mkdir(parents=True)
-    secrets.write_text(DEMO_SECRETS)
-    secrets.chmod(0o600)
     return app
 
 
@@ -137,6 +144,11 @@ def main() -> None:
     show(f"scratch copy of the sample app in {base} (with a scratch bare remote)")
     app = scratch_app(base)
     invoke(app, "--list")
+
+    show("Fase 2: the secrets the services need, each value piped in (never on a command line)")
+    set_secrets(app)
+    invoke(app, "secrets-check", "--env", "local")
+    invoke(app, "secrets-list", "--env", "local")
 
     show("release v1.0.0 on the embedded default (env local): preflight, tag, build, scan, "
          "push, deploy, verify")

@@ -14,6 +14,9 @@ from shipyard.errors import UsageError
 _NUM = r"(?:0|[1-9][0-9]*)"
 _PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _TAG_RE = re.compile(rf"v({_NUM})\.({_NUM})\.({_NUM})(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?")
+# The same rule, anchored, for tools that match a whole tag themselves (a Cloud Build
+# trigger's RE2 tag pattern): the one rule, written once, not a second regex.
+TAG_PATTERN = f"^{_TAG_RE.pattern}$"
 # Docker tags are at most 128 characters; keep room for nothing else.
 MAX_LENGTH = 128
 

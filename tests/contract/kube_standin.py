@@ -886,8 +886,7 @@ class KubeStandIn:
     def _serve(self, handler: _Handler) -> None:
         split = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length).decode("utf-8", "replace") if length else ""
+        raw = _read_body(handler).decode("utf-8", "replace")
         content_type = (handler.headers.get("Content-Type") or "").split(";")[0].strip()
         body: Any = None
         if raw:
@@ -1774,6 +1773,23 @@ _STREAMED: Any = _Streamed()
 def _agent(record: RecordedRequest) -> str:
     """The field manager the API server derives from the user agent (`kubectl`, ...)."""
     return record.user_agent.split("/")[0] or "unknown"
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request body, by Content-Length or chunked (`kubectl delete --raw -f` streams its
+    DeleteOptions chunked; an API server reads both)."""
+    if "chunked" not in (handler.headers.get("Transfer-Encoding") or "").lower():
+        length = int(handler.headers.get("Content-Length") or 0)
+        return handler.rfile.read(length) if length else b""
+    data = b""
+    while True:
+        size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while handler.rfile.readline().strip():  # trailers, up to the blank line
+                pass
+            return data
+        data += handler.rfile.read(size)
+        handler.rfile.readline()  # the CRLF after each chunk
 
 
 def _parse_yaml(raw: str) -> Any:

@@ -16,7 +16,8 @@ Paths (all under /v1/projects/P/secrets):
     POST   /S:addVersion                  checks payload.dataCrc32c when sent
     GET    /S:getIamPolicy   POST /S:setIamPolicy (etag checked)   POST /S:testIamPermissions
 
-Faults on request: `denied` (secret ids answering 403 PERMISSION_DENIED), `unavailable` (the
+Faults on request: `denied` (secret ids answering 403 PERMISSION_DENIED), `read_only` (secret
+ids whose changes answer 403, as for a caller with only the viewer role), `unavailable` (the
 next N requests answer 503), `token` (every request must carry `Bearer TOKEN`, else 401).
 
 Enums are ints when the request carries `$alt=json;enum-encoding=int` (the python client),
@@ -40,6 +41,10 @@ from urllib.parse import parse_qs, urlsplit
 
 STATES = {"STATE_UNSPECIFIED": 0, "ENABLED": 1, "DISABLED": 2, "DESTROYED": 3}
 ACCESSOR = "roles/secretmanager.secretAccessor"
+# verb → the permission it needs, for the calls that change a secret
+WRITES = {"addVersion": "versions.add", "enable": "versions.enable",
+          "disable": "versions.disable", "destroy": "versions.destroy",
+          "setIamPolicy": "secrets.setIamPolicy"}
 
 
 def _crc_table() -> list[int]:
@@ -151,6 +156,9 @@ class SecretManagerStandIn:
         self.secrets: dict[tuple[str, str], Secret] = {}  # (project number, id) → secret
         self.requests: list[Request] = []
         self.denied: set[str] = set()  # secret ids that answer 403 PERMISSION_DENIED
+        # secret ids the caller may only read (roles/secretmanager.viewer): every change to
+        # them (addVersion, enable, disable, destroy, setIamPolicy) answers 403
+        self.read_only: set[str] = set()
         self.unavailable = 0  # the next N requests answer 503 UNAVAILABLE
         self.lock = threading.Lock()
         self._server: _Server | None = None
@@ -296,6 +304,10 @@ class SecretManagerStandIn:
         if rest and rest[0] in self.denied:
             raise ApiError(403, "PERMISSION_DENIED", f"Permission denied on resource "
                                                      f"projects/{project}/secrets/{rest[0]}.")
+        if rest and rest[0] in self.read_only and req.method == "POST" and verb in WRITES:
+            raise ApiError(403, "PERMISSION_DENIED", f"Permission 'secretmanager.{WRITES[verb]}'"
+                                                     f" denied for resource 'projects/{project}/"
+                                                     f"secrets/{rest[0]}' (or it may not exist).")
         body = json.loads(req.body) if req.body else {}
         with self.lock:
             if not rest and req.method == "POST":

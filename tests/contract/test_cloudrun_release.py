@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import AppRepo, LocalRegistryProcess, Ran, invoke
-from tests.contract.cloudrun_standin import CloudRunStandIn
+from tests.contract.cloudrun_standin import CloudRunStandIn, http_get
 from tests.contract.conftest import PROJECT
 from tests.contract.secret_manager_standin import SecretManagerStandIn
 
@@ -228,3 +228,44 @@ def test_deploy_run_refuses_a_local_environment(staging: Staging) -> None:
                                            "environment 'local' is 'local'")
     assert refused.err.splitlines()[1] == "hint: pass --env staging"
 
+
+
+INVOKER = f"verifier@{PROJECT}.iam.gserviceaccount.com"
+
+
+def test_a_private_service_is_verified_with_an_identity_token(
+        staging: Staging, secret_manager: SecretManagerStandIn) -> None:
+    """alpha private, beta public. The stand-in answers a private service's URLs 403 without
+    a bearer it minted, so a verification that forgot the identity token fails the release."""
+    config = staging.repo.work / "shipyard.toml"
+    config.write_text(config.read_text().replace(
+        "allow_unauthenticated = true\n",
+        f'allow_unauthenticated = {{ beta = true }}\ninvoker_service_account = "{INVOKER}"\n'))
+    staging.repo.git("commit", "-q", "-am", "alpha private, beta public")
+    staging.repo.git("push", "-q", "origin", "main")
+    run = staging.run
+    released = staging.ok("release", "--version", "v1.0.0", "--env", "staging")
+    assert staging.serving() == {"alpha": "v1-0-0", "beta": "v1-0-0"}
+
+    alpha_url = run.revision_url("alpha", next(iter(run.traffic("alpha"))))
+    beta_url = run.revision_url("beta", next(iter(run.traffic("beta"))))
+    assert alpha_url and beta_url
+    assert http_get(f"{alpha_url}/version")[0] == 403  # private: shipyard had to send a token
+    assert http_get(f"{beta_url}/version") == (200, "v1.0.0")  # public: no token needed
+    assert run.revision_hits("alpha", next(iter(run.traffic("alpha"))))[:2] == [
+        "/healthz", "/version"]
+
+    # Tokens were minted by impersonating the invoker, for alpha's URLs only.
+    minted = [r for r in run.requests if r.path.endswith(":generateIdToken")]
+    assert minted and all(INVOKER in r.path for r in minted)
+    audiences = {str((r.body or {}).get("audience")) for r in minted}
+    alpha_service = run.service("alpha")["status"]["url"]  # type: ignore[index]
+    assert audiences and audiences <= {alpha_url, alpha_service}, audiences
+    # The token itself: never printed, never on a command line, never on disk.
+    tokens = set(run._minted)
+    assert tokens
+    assert not any(t in released.text for t in tokens)
+    for path in (staging.repo.work / ".shipyard").rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not any(t in text for t in tokens), path

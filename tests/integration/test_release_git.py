@@ -59,6 +59,28 @@ def test_release_dry_run_from_a_detached_tag_checkout(app: ReleaseApp) -> None:
     assert not any(name.startswith("releases") for name in files)  # type: ignore[attr-defined]
 
 
+def test_release_from_a_detached_tag_checkout_verifies_the_tag_and_releases(
+        app: ReleaseApp) -> None:
+    """As Cloud Build releases: HEAD detached at the annotated tag, already on the remote,
+    main moved on since. The release verifies the tag, neither re-tags nor pushes, and serves."""
+    app.ok("tag", "--version", V1)
+    tagged = app.repo.git("rev-parse", "HEAD")
+    on_remote = app.remote_tag(V1)
+    app.change("work after the release")
+    app.repo.git("push", "-q", "origin", "main")
+    app.repo.git("-c", "advice.detachedHead=false", "checkout", "-q", V1)
+
+    ran = app.ok("release", "--version", V1)
+    assert table(ran.text, f"preflight {V1}")["git"] == [
+        "ok", f"{tagged[:12]} (detached at {V1}), on origin/main; tag {V1}: already on HEAD"]
+    assert [c.split()[1] for c in commands(ran.text, "git")] == []  # no tag, no push
+    assert app.remote_tag(V1) == on_remote
+    assert app.versions() == {"alpha": V1, "beta": V1}
+    assert app.record(V1)["commit"] == tagged
+    assert app.repo.git("rev-parse", "--abbrev-ref", "HEAD") == "HEAD"  # still detached
+    assert app.repo.git("status", "--porcelain") == ""
+
+
 def test_release_dry_run_with_the_tag_only_on_the_remote_plans_a_fetch(app: ReleaseApp,
                                                                       tmp_path) -> None:
     other = tmp_path / "teammate"

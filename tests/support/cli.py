@@ -29,9 +29,10 @@ class Ran:
 
 
 def invoke(cwd: Path, *args: str, env: dict[str, str] | None = None,
-           timeout: float | None = 300) -> Ran:
-    """Run `invoke ARGS` as a user would, in `cwd`, with this interpreter's shipyard."""
+           timeout: float | None = 300, stdin: str | None = None) -> Ran:
+    """Run `invoke ARGS` as a user would, in `cwd`, with this interpreter's shipyard;
+    `stdin`: text piped in (else stdin is whatever the test runner's is)."""
     full_env = {**os.environ, **GIT_IDENTITY, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     done = subprocess.run((sys.executable, "-m", "invoke", *args), cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, input=stdin)
     return Ran(done.returncode, done.stdout, done.stderr)

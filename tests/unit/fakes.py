@@ -15,6 +15,7 @@ import json
 import shlex
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,10 @@ class FakeTarget:
 
     def registry(self) -> FakeRegistry:
         return self._registry
+
+    def exclusive(self, action: str, version: str, *, break_lock: bool
+                  ) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def up(self, *, serving: bool = True) -> None:
         self._call("up", serving)

@@ -115,8 +115,26 @@ def test_registry_prefixes_are_derived_per_target(tmp_path: Path) -> None:
     assert prod.gke is not None
     assert (prod.cluster, prod.namespace, prod.gke.overlay) == ("main", "shop", "k8s/overlays/prod")
     assert prod.gke.workloads["api"].deployment == "api" and prod.gke.rollout_timeout == 600
+    assert prod.gke.lease_duration == 60
     staging = cfg.environment("staging").gcp
     assert staging is not None and staging.cluster is None
+
+
+def test_cloud_run_visibility_per_service_and_the_invoker(tmp_path: Path) -> None:
+    everyone = load(tmp_path, BASE + STAGING + "[environments.staging.run]\n"
+                    "allow_unauthenticated = true\n").environment("staging").gcp
+    assert everyone is not None and everyone.run is not None
+    assert everyone.run.is_public("api") and everyone.run.is_public("web")
+    mixed = load(tmp_path, BASE + STAGING + "[environments.staging.run]\n"
+                 "allow_unauthenticated = { web = true, api = false }\n"
+                 'invoker_service_account = "verifier@shop-staging.iam.gserviceaccount.com"\n'
+                 ).environment("staging").gcp
+    assert mixed is not None and mixed.run is not None
+    assert mixed.run.is_public("web") and not mixed.run.is_public("api")
+    assert mixed.run.invoker_service_account == "verifier@shop-staging.iam.gserviceaccount.com"
+    default = load(tmp_path, BASE + STAGING).environment("staging").gcp
+    assert default is not None and default.run is not None
+    assert not default.run.is_public("web") and default.run.invoker_service_account is None
 
 
 def test_explicit_registry_wins_and_loses_its_trailing_slash(tmp_path: Path) -> None:
@@ -279,6 +297,23 @@ CASES = {
                        "environments.local.proxy_ports: missing"),
     "service without proxy port": (BASE.replace("web = 8082", ""),
                                    "environments.local.proxy_ports.web: missing"),
+    "public, unknown service": (BASE + STAGING + "[environments.staging.run]\n"
+                                "allow_unauthenticated = { apii = true }\n",
+                                "environments.staging.run.allow_unauthenticated.apii: unknown "
+                                "service 'apii'"),
+    "public, not a bool": (BASE + STAGING + "[environments.staging.run]\n"
+                           "allow_unauthenticated = { api = 'yes' }\n",
+                           "environments.staging.run.allow_unauthenticated.api: must be true "
+                           "or false"),
+    "invoker not an account": (BASE + STAGING + "[environments.staging.run]\n"
+                               "invoker_service_account = 'alice@example.com'\n",
+                               "environments.staging.run.invoker_service_account: must be a "
+                               "service account e-mail, NAME@PROJECT.iam.gserviceaccount.com"),
+    "workload container": (BASE + PROD + "[environments.prod.workloads.api]\n"
+                           "container = 'App_1'\n",
+                           f"environments.prod.workloads.api.container: {DNS}"),
+    "lease_duration": (BASE + PROD + "lease_duration = 5\n",
+                       "environments.prod.lease_duration: must be from 10 to 3600 seconds"),
     "cloudrun region": (BASE + STAGING.replace('region = "europe-west1"\n', ""),
                         "environments.staging.region: missing"),
     "gke overlay": (BASE + PROD.replace('overlay = "k8s/overlays/prod"\n', ""),

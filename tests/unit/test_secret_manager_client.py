@@ -15,8 +15,8 @@ from google.auth.exceptions import DefaultCredentialsError
 from google.oauth2.credentials import Credentials
 
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.secrets import secret_manager
-from shipyard.secrets.secret_manager import endpoint, make_client
+from shipyard.secrets import secret_manager_client
+from shipyard.secrets.secret_manager_client import endpoint, make_client
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -108,12 +108,14 @@ def test_a_bad_gcloud_override_is_named_as_such() -> None:
 
 def test_making_the_source_imports_no_google_client() -> None:
     """The client library costs about half a second to import: only a run that asks the API
-    pays it (`invoke --list`, local environments and config checks do not)."""
+    pays it (`invoke --list`, local environments and config checks do not). Importing the
+    store, or any module the source is made of, does not either."""
     code = """
 import sys
 from types import MappingProxyType
 from shipyard.config.targets import GcpSettings, SecretRef
 from shipyard.secrets.secret_manager import SecretManagerSecrets
+import shipyard.secrets.secret_manager_store
 gcp = GcpSettings("p", "r", "x", secrets=MappingProxyType({"A": SecretRef("a")}))
 source = SecretManagerSecrets("staging", gcp, {"web": ["A"]})
 print(sorted(m for m in sys.modules if m.startswith("google")))
@@ -124,6 +126,7 @@ print(sorted(m for m in sys.modules if m.startswith("google")))
 
 
 def test_module_constants_are_what_the_docs_say() -> None:
-    assert secret_manager.ENDPOINT_ENV == "SHIPYARD_SECRETMANAGER_ENDPOINT"
-    assert secret_manager.GCLOUD_ENDPOINT_ENV == "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER"
-    assert secret_manager.TOKEN_ENV == "CLOUDSDK_AUTH_ACCESS_TOKEN"
+    client = secret_manager_client
+    assert client.ENDPOINT_ENV == "SHIPYARD_SECRETMANAGER_ENDPOINT"
+    assert client.GCLOUD_ENDPOINT_ENV == "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER"
+    assert client.TOKEN_ENV == "CLOUDSDK_AUTH_ACCESS_TOKEN"

@@ -120,8 +120,14 @@ def print_access_token(gcloud: str) -> Argv:
     return (gcloud, "auth", "print-access-token", "--quiet")
 
 
-def print_identity_token(gcloud: str, audience: str) -> Argv:
-    return (gcloud, "auth", "print-identity-token", "--audiences", audience, "--quiet")
+def print_identity_token(gcloud: str, audience: str, impersonate: str | None = None) -> Argv:
+    """An identity token for `audience` (a Cloud Run URL), on stdout. `--audiences` works for
+    service-account credentials; a user login needs `impersonate` (an account it may mint
+    tokens for: roles/iam.serviceAccountTokenCreator)."""
+    argv = [gcloud, "auth", "print-identity-token", "--audiences", audience]
+    if impersonate:
+        argv += ["--impersonate-service-account", impersonate]
+    return (*argv, "--quiet")
 
 
 def config_value(gcloud: str, key: str) -> Argv:

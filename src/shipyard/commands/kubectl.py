@@ -49,3 +49,27 @@ def get_json(kubectl: str, kubeconfig: Path, namespace: str, kind: str,
 
 def get_namespace(kubectl: str, kubeconfig: Path, namespace: str) -> Argv:
     return (*_base(kubectl, kubeconfig, None), "get", "namespace", namespace, "-o", "name")
+
+
+def get_object(kubectl: str, kubeconfig: Path, namespace: str, kind: str, name: str) -> Argv:
+    return (*_base(kubectl, kubeconfig, namespace), "get", kind, name, "-o", "json")
+
+
+def create_from_stdin(kubectl: str, kubeconfig: Path, namespace: str) -> Argv:
+    """Create the object given on stdin; AlreadyExists (exit 1) when it is there: the create of
+    a Lease is the atomic acquire."""
+    return (*_base(kubectl, kubeconfig, namespace), "create", "-f", "-", "-o", "json")
+
+
+def replace_from_stdin(kubectl: str, kubeconfig: Path, namespace: str) -> Argv:
+    """Replace the object given on stdin; its metadata.resourceVersion makes the write fail
+    with Conflict when someone else wrote the object since it was read."""
+    return (*_base(kubectl, kubeconfig, namespace), "replace", "-f", "-", "-o", "json")
+
+
+def delete_raw(kubectl: str, kubeconfig: Path, api_path: str) -> Argv:
+    """DELETE api_path with the DeleteOptions given on stdin: `kubectl delete NAME` has no
+    preconditions, and only a precondition on resourceVersion deletes nothing but ours."""
+    if not api_path.startswith("/apis/") and not api_path.startswith("/api/"):
+        raise ValueError(f"not an API path: {api_path!r}")
+    return (*_base(kubectl, kubeconfig, None), "delete", "--raw", api_path, "-f", "-")

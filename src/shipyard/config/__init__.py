@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import string
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from shipyard.config.cloudbuild import CloudBuildSettings, parse_cloudbuild
 from shipyard.config.flags import Flag, parse_flags
+from shipyard.config.ops import MonitoringSettings, OpsSettings, parse_env_ops, parse_monitoring
 from shipyard.config.schema import (
     Table,
     dns_label_problem,
@@ -69,6 +71,7 @@ class Environment:
     scan: ScanPolicy
     local: LocalSettings | None = None
     gcp: GcpSettings | None = None
+    ops: OpsSettings = field(default_factory=OpsSettings)  # monitoring and checklist
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Config:
     project: Project
     services: tuple[Service, ...]
     environments: MappingProxyType[str, Environment]
+    cloudbuild: CloudBuildSettings = CloudBuildSettings()
     flags: MappingProxyType[str, Flag] = field(default_factory=lambda: MappingProxyType({}))
 
     def environment(self, name: str) -> Environment:
@@ -115,19 +119,26 @@ def parse(data: dict[str, Any], root: Path, file: str = CONFIG_FILE) -> Config:
     project = _project(top.table("project", required=True))
     services = _services(top.table("services", required=True), root)
     scan = _scan(top.table("scan"), ScanPolicy())
+    names = tuple(s.name for s in services)
+    monitoring = parse_monitoring(top.table("monitoring"), MonitoringSettings(), names,
+                                  per_env=False)
     envs_table = top.table("environments", required=True)
     environments = {}
     for name, _ in envs_table.items():
         problem = dns_label_problem(name)
         if problem:
             raise envs_table.fail(envs_table.key(name), problem)
-        environments[name] = _environment(envs_table.child(name), name, project, services, scan)
+        table = envs_table.child(name)
+        ops = parse_env_ops(table, monitoring, names, tuple(envs_table.data))
+        environments[name] = replace(_environment(table, name, project, services, scan), ops=ops)
     if not environments:
         raise top.fail("environments", "define at least one environment")
+    cloudbuild = parse_cloudbuild(top.table("cloudbuild"), tuple(environments))
     flags = parse_flags(top.table("flags"), {s.name: (s.env, s.secrets) for s in services})
     top.done()
     return Config(path=root / file, root=root, project=project, services=services,
-                  environments=MappingProxyType(environments), flags=MappingProxyType(flags))
+                  environments=MappingProxyType(environments), cloudbuild=cloudbuild,
+                  flags=MappingProxyType(flags))
 
 
 def _project(t: Table) -> Project:

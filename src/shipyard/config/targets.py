@@ -90,6 +90,8 @@ class GcpSettings:
     cluster: str | None = None  # gke only
     namespace: str | None = None  # gke only
     service_account: str | None = None  # the runtime account the services run as
+    # the account that deploys (Cloud Build's, or impersonated); gcp-bootstrap creates it
+    deployer_service_account: str = ""
     # env var → the Secret Manager secret it is bound to; every name a service lists is here.
     secrets: MappingProxyType[str, SecretRef] = field(
         default_factory=lambda: MappingProxyType({}))
@@ -130,6 +132,11 @@ def parse_local(t: Table, services: Needs) -> LocalSettings:
     )
 
 
+def default_deployer(project: str) -> str:
+    """`deployer_service_account` when shipyard.toml names none."""
+    return f"shipyard-deployer@{project}.iam.gserviceaccount.com"
+
+
 def parse_gcp(t: Table, needs: Needs, gke: bool) -> GcpSettings:
     settings = GcpSettings(
         project=t.get("project", str),
@@ -138,6 +145,8 @@ def parse_gcp(t: Table, needs: Needs, gke: bool) -> GcpSettings:
         cluster=t.get("cluster", str) if gke else None,
         namespace=t.get("namespace", str) if gke else None,
         service_account=t.get("service_account", str, None),
+        deployer_service_account=t.get("deployer_service_account", str,
+                                       default_deployer(t.get("project", str))),
     )
     for key in ("project", "region", "repository", "cluster", "namespace"):
         value = getattr(settings, key)

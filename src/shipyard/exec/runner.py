@@ -28,6 +28,7 @@ from shipyard.exec.redaction import Redactor
 
 Argv = tuple[str, ...]
 LineHandler = Callable[[str], None]
+StartHandler = Callable[[int], None]
 
 STDERR_TAIL_LINES = 12
 DEFAULT_TIMEOUT = 600.0
@@ -88,7 +89,10 @@ class Runner:
         stdin: str | None = None,
         hint: str | None = None,
         on_line: LineHandler | None = None,
+        on_start: StartHandler | None = None,
     ) -> Result:
+        """`on_start` gets the pid (also the process group id) once the command started, so a
+        caller that runs several at once can stop one (see cloudbuild/execute.py)."""
         argv = _checked(argv)
         if mutates and self.dry_run:
             self.planned.append(argv)
@@ -98,7 +102,9 @@ class Runner:
             self.echo(self.quote(argv))
 
         def attempt() -> Result:
-            result = self._execute(argv, timeout, cwd, env, stdin, on_line, hint)
+            # Passed only when asked for: subclasses (the tests' fakes) keep their signature.
+            extra = {"on_start": on_start} if on_start is not None else {}
+            result = self._execute(argv, timeout, cwd, env, stdin, on_line, hint, **extra)
             if check and not result.ok:
                 raise self._failure(result, hint)
             return result
@@ -147,6 +153,7 @@ class Runner:
         stdin: str | None,
         on_line: LineHandler | None,
         hint: str | None,
+        on_start: StartHandler | None = None,
     ) -> Result:
         started = time.monotonic()
         full_env = {**os.environ, **env} if env else None
@@ -173,6 +180,8 @@ class Runner:
                 message, tip = f"{tool}: cannot run: {exc.strerror}", hint
             raise CommandError(message, argv=self.masked(argv), returncode=None,
                                hint=tip) from None
+        if on_start is not None:
+            on_start(proc.pid)
         out: list[str] = []
         err: list[str] = []
         readers = [

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from shipyard.build.gitrepo import GitRepo
 from shipyard.errors import ShipyardError, UsageError
+from shipyard.ops.checklist import require_passing
 from shipyard.pipeline.context import RunContext
 from shipyard.pipeline.preflight import preflight
 from shipyard.stages.build import build_images
@@ -24,9 +25,11 @@ from shipyard.ui import console
 from shipyard.version import Version
 
 
-def release(ctx: RunContext, *, break_lock: bool = False, reset_flags: bool = False) -> None:
+def release(ctx: RunContext, *, break_lock: bool = False,
+            skip_checklist: str | None = None, reset_flags: bool = False) -> None:
     version = ctx.release
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
+    require_passing(ctx, skip_checklist)  # Fase 7's gate, where the environment asks for it
     preflight(ctx)
 
     idle: list[bool] = []
@@ -115,7 +118,8 @@ def _locked(ctx: RunContext, action: str, version: Version, break_lock: bool,
     result = "failed"
     try:
         with env_lock(ctx.config.root, ctx.env.name, action, str(version),
-                      break_lock=break_lock, dry_run=ctx.dry_run):
+                      break_lock=break_lock, dry_run=ctx.dry_run), \
+                ctx.target.exclusive(action, str(version), break_lock=break_lock):
             ctx.target.up()
             work()
             result = "ok"

@@ -11,8 +11,8 @@ values themselves. Sources are chosen from one registry of kinds, like targets.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.errors import UsageError
 from shipyard.targets.base import Check, SecretBinding
@@ -44,10 +44,15 @@ class SecretSource(Protocol):
 
 
 def secret_source(ctx: RunContext) -> SecretSource:
-    kind = ctx.env.target
-    if kind not in SOURCES:
-        raise UsageError(f"no secret source for target {kind!r} ({ctx.env.name}) yet",
-                         hint="the kinds with a secret source: " + ", ".join(SOURCES))
-    module, _, name = SOURCES[kind].partition(":")
-    source: SecretSource = getattr(importlib.import_module(module), name).from_context(ctx)
+    source: SecretSource = from_registry(SOURCES, ctx, "secret source")
     return source
+
+
+def from_registry(registry: Mapping[str, str], ctx: RunContext, what: str) -> Any:
+    """`Class.from_context(ctx)` of the class REGISTRY names for the environment's target."""
+    kind = ctx.env.target
+    if kind not in registry:
+        raise UsageError(f"no {what} for target {kind!r} ({ctx.env.name}) yet",
+                         hint=f"the kinds with a {what}: " + ", ".join(registry))
+    module, _, name = registry[kind].partition(":")
+    return getattr(importlib.import_module(module), name).from_context(ctx)

@@ -85,12 +85,51 @@ def _bad_line(file: str, number: int, problem: str) -> UsageError:
                       hint="fix that line; see docs/local-environment.md for the format")
 
 
+def read_secrets_file(path: Path) -> str | None:
+    """The text of a secrets file (None when there is none), after checking it is a regular
+    file of mode 0600 that is not a link; ShipyardError (never showing a value) otherwise."""
+    # Never follow a link (a chmod hint would change its target) and never block on a FIFO:
+    # open without following and without blocking, then judge what was opened.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if path.is_symlink():
+            raise ShipyardError(f"{path} is a symbolic link: the secrets file must be "
+                                "a regular file", hint=f"replace the link with the file it "
+                                f"points to ({os.path.realpath(path)})") from None
+        raise ShipyardError(f"cannot read {path}: {exc.strerror}",
+                            hint="it must be a UTF-8 text file of NAME=value lines") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ShipyardError(f"{path} is not a regular file",
+                                hint="the secrets file must be a plain file of NAME=value "
+                                     "lines, mode 0600")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & ~0o600:
+            raise ShipyardError(
+                f"{path} has mode {mode:04o}: a secrets file must be readable by its "
+                "owner only (0600)",
+                hint=f"chmod 600 {path}",
+            )
+        try:
+            text = handle.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ShipyardError(f"cannot read {path}: {type(exc).__name__}",
+                                hint="it must be a UTF-8 text file of NAME=value lines"
+                                ) from None
+    return text
+
+
 class DotenvSecrets:
     """Secret values from a 0600 dotenv file and the environment; see the module docstring."""
 
     def __init__(self, path: Path, runner: Runner, needs: Mapping[str, Sequence[str]] | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, env: str = "local") -> None:
         self.path = path
+        self.env = env  # the environment's name, for hints
         self.runner = runner
         self.needs = {svc: list(names) for svc, names in (needs or {}).items()}  # svc → NAMES
         self.environ = os.environ if environ is None else environ
@@ -103,7 +142,7 @@ class DotenvSecrets:
             raise UsageError(f"environment {env.name!r} keeps no secrets in a dotenv file",
                              hint="the dotenv secret source is for target = \"local\"")
         needs = {s.name: list(s.secrets) for s in config.services}
-        return cls(config.root / env.local.secrets_file, runner, needs, environ)
+        return cls(config.root / env.local.secrets_file, runner, needs, environ, env.name)
 
     @classmethod
     def from_context(cls, ctx: RunContext) -> DotenvSecrets:
@@ -134,39 +173,8 @@ class DotenvSecrets:
         return dict(self._file_values)
 
     def _read(self) -> dict[str, str]:
-        # Never follow a link (a chmod hint would change its target) and never block on a FIFO:
-        # open without following and without blocking, then judge what was opened.
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            if self.path.is_symlink():
-                raise ShipyardError(f"{self.path} is a symbolic link: the secrets file must be "
-                                    "a regular file", hint=f"replace the link with the file it "
-                                    f"points to ({os.path.realpath(self.path)})") from None
-            raise ShipyardError(f"cannot read {self.path}: {exc.strerror}",
-                                hint="it must be a UTF-8 text file of NAME=value lines") from None
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ShipyardError(f"{self.path} is not a regular file",
-                                    hint="the secrets file must be a plain file of NAME=value "
-                                         "lines, mode 0600")
-            mode = stat.S_IMODE(info.st_mode)
-            if mode & ~0o600:
-                raise ShipyardError(
-                    f"{self.path} has mode {mode:04o}: a secrets file must be readable by its "
-                    "owner only (0600)",
-                    hint=f"chmod 600 {self.path}",
-                )
-            try:
-                text = handle.read().decode("utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ShipyardError(f"cannot read {self.path}: {type(exc).__name__}",
-                                    hint="it must be a UTF-8 text file of NAME=value lines"
-                                    ) from None
-        return parse(text, str(self.path))
+        text = read_secrets_file(self.path)
+        return {} if text is None else parse(text, str(self.path))
 
     def require(self, names: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(names))
@@ -187,7 +195,8 @@ class DotenvSecrets:
         if missing:
             raise UsageError(
                 f"missing secret{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
-                hint=f"add NAME=value lines to {self.path} (chmod 600), or export them",
+                hint=f'set each: printf %s "$VALUE" | invoke secrets-set {missing[0]} --env '
+                     f"{self.env} (it writes {self.path}); or export them",
             )
         short = [name for name in wanted if len(values[name]) < MIN_SECRET_LENGTH]
         if short:

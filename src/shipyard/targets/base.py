@@ -9,6 +9,7 @@ tasks/ asks which kind it runs on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -99,6 +100,12 @@ class Target(Protocol):
 
     def registry(self) -> Registry:
         """The registry this environment pushes to and deploys from, with its credentials."""
+
+    def exclusive(self, action: str, version: str, *, break_lock: bool
+                  ) -> AbstractContextManager[None]:
+        """Hold the platform's own lock across machines while a release, deploy or rollback
+        runs (GKE: a Lease in the namespace); `nullcontext()` where shipyard's local lock is
+        all there is. `break_lock` breaks only a lock whose holder is gone."""
 
     def up(self, *, serving: bool = True) -> None:
         """Start what the target needs: its registry always, what serves traffic when

@@ -10,19 +10,26 @@ from invoke.collection import Collection
 
 from shipyard.tasks import (
     cloud_tasks,
+    cloudbuild_tasks,
     flag_tasks,
     git_tasks,
     image_tasks,
+    init_tasks,
     local_tasks,
+    ops_tasks,
     release_tasks,
     scan_tasks,
+    secret_tasks,
 )
 
 TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks.push,
          scan_tasks.scan, local_tasks.local_up, local_tasks.local_down, release_tasks.release,
          release_tasks.deploy, release_tasks.rollback, release_tasks.status,
          cloud_tasks.deploy_run, cloud_tasks.deploy_gke,
-         flag_tasks.flag)
+         secret_tasks.secrets_set, secret_tasks.secrets_list, secret_tasks.secrets_check,
+         ops_tasks.monitoring_render, ops_tasks.monitoring_apply, ops_tasks.checklist,
+         cloudbuild_tasks.cloudbuild_submit, cloudbuild_tasks.cloudbuild_trigger,
+         init_tasks.init, flag_tasks.flag)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 
 

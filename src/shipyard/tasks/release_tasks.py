@@ -22,19 +22,24 @@ RESET_FLAGS_HELP = ("put every feature flag back to its shipyard.toml default (w
 
 @task(help={"version": "release version, e.g. v1.1.0", "env": ENV_HELP,
             "break-lock": BREAK_LOCK_HELP, "reset-flags": RESET_FLAGS_HELP,
-            "dry-run": "print the complete plan; change nothing"})
+            "dry-run": "print the complete plan; change nothing",
+            "skip-checklist": "REASON: release without the passing checklist the environment "
+                              "requires (the reason goes to the audit log)"})
 @expected_failures
 def release(c: Context, version: str | None = None, env: str = "local",
-            break_lock: bool = False, reset_flags: bool = False, dry_run: bool = False) -> None:
+            break_lock: bool = False, dry_run: bool = False,
+            skip_checklist: str | None = None, reset_flags: bool = False) -> None:
     """Release end to end: preflight, tag, build, scan, push, deploy, verify, record.
 
     Every check runs before any change. A failed verification rolls back to the previous good
     release and exits 1. Rerunning after a failure or a kill resumes where it stopped.
+    An environment whose checklist is required needs `invoke checklist` to have passed.
     """
     ctx = run_context(c, env=env, version=version, dry_run=dry_run)
     from shipyard.pipeline import release as pipeline  # loaded when a task runs, not on --list
 
-    pipeline.release(ctx, break_lock=break_lock, reset_flags=reset_flags)
+    pipeline.release(ctx, break_lock=break_lock, skip_checklist=skip_checklist,
+                     reset_flags=reset_flags)
 
 
 @task(help={"version": "a pushed release, e.g. v1.1.0", "env": ENV_HELP,

@@ -8,8 +8,10 @@ parallel per service: a gcloud call costs 1-2 s of start-up, so serial calls add
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, TypeVar
 
 from shipyard.commands import gcloud as g
@@ -59,6 +61,8 @@ class CloudRunTarget:
         self.gcloud = gcloud_path()
         self._registry, self._login = artifact_registry(ctx, self.gcloud)
         self._urls: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}  # URL → identity token, for private services
+        self._token_lock = threading.Lock()
         if ctx.version is not None:
             check_names(ctx)  # Cloud Run's name limits: bad input, refused before anything runs
 
@@ -73,6 +77,11 @@ class CloudRunTarget:
 
     def registry(self) -> Registry:
         return self._registry
+
+    def exclusive(self, action: str, version: str, *, break_lock: bool
+                  ) -> AbstractContextManager[None]:
+        """No cross-machine lock on Cloud Run yet: shipyard's lock file only"""
+        return nullcontext()
 
     def up(self, *, serving: bool = True) -> None:
         """Nothing to start: Cloud Run and Artifact Registry are always there."""
@@ -142,7 +151,7 @@ class CloudRunTarget:
     def _check(self, name: str, url: str, version: Version) -> str | None:
         service = self._service(name)
         return verify.check(url, service.health_path, service.version_path, str(version),
-                            lambda: self._identity(url))
+                            lambda: self._identity(name, url))
 
     # ------------------------------------------------------------------- internals --
 
@@ -260,12 +269,25 @@ class CloudRunTarget:
         with ThreadPoolExecutor(max_workers=len(items)) as pool:
             return dict(zip(items, pool.map(work, items), strict=True))
 
-    def _identity(self, url: str) -> str | None:
-        if self.run.allow_unauthenticated:
+    def _identity(self, name: str, url: str) -> str | None:
+        """The bearer for a private service's URL: an identity token whose audience is that
+        URL, read from gcloud's stdout (never argv), masked in everything printed or logged,
+        and minted once per URL (it lives an hour; verification retries every half second)."""
+        if self.run.is_public(name):
             return None
-        token = self._read(g.print_identity_token(self.gcloud, url)).stdout.strip()
-        self.runner.redactor.add(token)
-        return token
+        with self._token_lock:
+            if url not in self._tokens:
+                argv = g.print_identity_token(self.gcloud, url, self.run.invoker_service_account)
+                hint = (f"the deployer must be allowed to mint tokens for "
+                        f"{self.run.invoker_service_account}" if self.run.invoker_service_account
+                        else f"{name} is private: a user login cannot mint an identity token "
+                             "for a URL; set invoker_service_account in "
+                             f"[environments.{self.ctx.env.name}.run] (docs/cloud-run.md)")
+                token = self.runner.run(argv, mutates=False, timeout=120,
+                                        hint=hint).stdout.strip()
+                self.runner.redactor.add(token)
+                self._tokens[url] = token
+            return self._tokens[url]
 
     def _logs(self, name: str, revision: str = "REVISION") -> str:
         return g.logs_hint(name, self.gcp.region, self.gcp.project, revision)

@@ -34,7 +34,7 @@ def run_service(ctx: RunContext, planned: ServicePlan, version: Version) -> g.Ru
         env={**service.env, **planned.env},
         secrets={b.env: f"{b.secret}:{b.version}" for b in planned.secrets},
         labels={MANAGED_LABEL: "shipyard", VERSION_LABEL: tag_of(version)},
-        allow_unauthenticated=run.allow_unauthenticated, service_account=gcp.service_account,
+        allow_unauthenticated=run.is_public(planned.service), service_account=gcp.service_account,
         cpu=run.cpu, memory=run.memory, concurrency=run.concurrency,
         min_instances=run.min_instances, max_instances=run.max_instances)
 

@@ -16,13 +16,14 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipyard.commands import gcloud as g
 from shipyard.commands import kubectl as k
-from shipyard.config.gke import GkeSettings
+from shipyard.config.gke import GkeSettings, Workload
 from shipyard.errors import CommandError, UsageError
 from shipyard.exec.runner import Result
 from shipyard.exec.tools import tool_version
@@ -32,6 +33,7 @@ from shipyard.state.workspace import state_dir, state_path
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision
 from shipyard.targets.gcloud_auth import artifact_registry, auth_detail, gcloud_path
 from shipyard.targets.gke import render as r
+from shipyard.targets.gke.lease import DeployLease
 from shipyard.ui import console
 from shipyard.version import Version
 
@@ -71,6 +73,16 @@ class GkeTarget:
     def registry(self) -> Registry:
         return self._registry
 
+    def exclusive(self, action: str, version: str, *, break_lock: bool
+                  ) -> AbstractContextManager[None]:
+        """The namespace's deploy Lease, so a laptop and Cloud Build never deploy together."""
+        return self.lease.held(action, version, break_lock=break_lock)
+
+    @cached_property
+    def lease(self) -> DeployLease:
+        return DeployLease(self.runner, self.kubectl, lambda: self.kubeconfig, self.namespace,
+                           self.settings.lease_duration)
+
     def up(self, *, serving: bool = True) -> None:
         """Nothing to start: the cluster and Artifact Registry are always there."""
 
@@ -103,7 +115,7 @@ class GkeTarget:
             if not status.get("availableReplicas"):
                 continue  # nothing of it serves
             labels = (deployment.get("metadata") or {}).get("labels") or {}
-            image = _image(deployment, workload.image)
+            image = _running_image(deployment, workload, f"{self.ctx.env.registry}/{service}")
             found[service] = Revision(
                 service=service, version=str(labels.get(r.VERSION_LABEL, "")),
                 digest=image.rpartition("@")[2] if "@" in image else "", image=image,
@@ -158,9 +170,14 @@ class GkeTarget:
 
     def _env_patches(self, plan: DeployPlan, text: str) -> list[r.EnvPatch]:
         patches = []
+        rendered = {d.name: d for d in r.deployments(text, self.namespace)}
         for s in (s for s in plan.services if s.env):
-            deployment = self.settings.workloads[s.service].deployment
-            container = r.container_of(text, deployment, s.image.partition("@")[0])
+            workload = self.settings.workloads[s.service]
+            deployment = workload.deployment
+            found = rendered[deployment].container_for(r.image_name(s.image),
+                                                       workload.container) \
+                if deployment in rendered else None
+            container = found[0] if found else None
             if container is None:
                 raise UsageError(f"{s.service}: deployment/{deployment} in "
                                  f"{self.settings.overlay} has no container running "
@@ -240,14 +257,24 @@ class GkeTarget:
         version = self.ctx.release
         plan = DeployPlan(version, tuple())
         text = self.render(plan)
-        names = [d.name for d in r.deployments(text, self.namespace)]
+        rendered = {d.name: d for d in r.deployments(text, self.namespace)}
         missing = [w.deployment for w in self.settings.workloads.values()
-                   if w.deployment not in names]
+                   if w.deployment not in rendered]
         if missing:
             raise UsageError(f"{self.settings.overlay} renders no Deployment named "
                              f"{', '.join(missing)}", hint="map each service to its Deployment "
                              "in [environments.ENV.workloads] (docs/gke.md)")
-        return f"{self.settings.overlay} renders {len(names)} Deployment(s)"
+        for service, w in self.settings.workloads.items():
+            found = rendered[w.deployment].container_for(w.image, w.container)
+            if found is None or r.image_name(found[1]) != w.image:
+                what = (f"its container {w.container!r} runs {found[1] if found else 'nothing'}"
+                        if w.container else f"no container runs image {w.image}")
+                raise UsageError(f"{service}: in {self.settings.overlay}, deployment/"
+                                 f"{w.deployment}: {what}, so its digest could not be pinned",
+                                 hint=f"set [environments.{self.ctx.env.name}.workloads."
+                                      f"{service}] image (and container) to what the base "
+                                      "uses (docs/gke.md)")
+        return f"{self.settings.overlay} renders {len(rendered)} Deployment(s)"
 
     def _revisions(self, plan: DeployPlan, path: Path) -> list[Revision]:
         return [Revision(service=s.service, version=str(plan.version),
@@ -272,13 +299,13 @@ class GkeTarget:
             return list(pool.map(work, items))
 
 
-def _image(deployment: Mapping[str, object], image_name: str) -> str:
-    spec = deployment.get("spec") or {}
-    template = (spec.get("template") or {}) if isinstance(spec, dict) else {}
-    pod = template.get("spec") or {}
+def _running_image(deployment: Mapping[str, Any], workload: Workload, pinned: str) -> str:
+    """The image of the service's container: the one the config names, else the one running
+    the base's image or the repository shipyard pins it to (a sidecar is never taken)."""
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     for container in pod.get("containers") or []:
         image = str(container.get("image", ""))
-        base = image.split("@")[0].rsplit(":", 1)[0] if "@" not in image else image.split("@")[0]
-        if base.rsplit("/", 1)[-1] == image_name.rsplit("/", 1)[-1]:
+        if (container.get("name") == workload.container if workload.container
+                else r.image_name(image) in (workload.image, pinned)):
             return image
     return ""

@@ -41,6 +41,13 @@ def write_overlay(folder: Path, overlay: Path, pins: Mapping[str, str], version:
     return path
 
 
+def image_name(reference: str) -> str:
+    """The image without its tag or digest (a registry's :port stays)."""
+    name = reference.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class EnvPatch:
     """Plain env vars on one container of one Deployment: a strategic-merge patch, which
@@ -60,19 +67,6 @@ class EnvPatch:
                 "patch": json.dumps(body)}
 
 
-def container_of(render: str, deployment: str, repository: str) -> str | None:
-    """The name of the container of DEPLOYMENT whose image comes from REPOSITORY."""
-    for doc in yaml.safe_load_all(render):
-        if not isinstance(doc, dict) or doc.get("kind") != "Deployment" or \
-                (doc.get("metadata") or {}).get("name") != deployment:
-            continue
-        pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
-        for container in pod.get("containers") or []:
-            if str(container.get("image", "")).split("@")[0] == repository:
-                return str(container.get("name"))
-    return None
-
-
 def env_of(deployment: Mapping[str, Any], container: str) -> dict[str, str]:
     """The literal env values of one container of a Deployment object."""
     pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
@@ -89,6 +83,14 @@ class RenderedDeployment:
     namespace: str
     images: tuple[str, ...]
     progress_deadline: int
+    containers: tuple[tuple[str, str], ...] = ()  # (container name, image), in order
+
+    def container_for(self, image: str, container: str | None) -> tuple[str, str] | None:
+        """The container shipyard pins: the one named, else the one running `image`."""
+        for found in self.containers:
+            if (found[0] == container) if container else image_name(found[1]) == image:
+                return found
+        return None
 
 
 def deployments(render: str, default_namespace: str) -> list[RenderedDeployment]:
@@ -99,10 +101,12 @@ def deployments(render: str, default_namespace: str) -> list[RenderedDeployment]
         meta: dict[str, Any] = doc.get("metadata") or {}
         spec: dict[str, Any] = doc.get("spec") or {}
         pod = ((spec.get("template") or {}).get("spec") or {})
-        images = tuple(str(c.get("image", "")) for c in pod.get("containers") or [])
+        containers = tuple((str(c.get("name", "")), str(c.get("image", "")))
+                           for c in pod.get("containers") or [])
         found.append(RenderedDeployment(
-            str(meta.get("name")), str(meta.get("namespace") or default_namespace), images,
-            int(spec.get("progressDeadlineSeconds") or DEFAULT_PROGRESS_DEADLINE)))
+            str(meta.get("name")), str(meta.get("namespace") or default_namespace),
+            tuple(image for _, image in containers),
+            int(spec.get("progressDeadlineSeconds") or DEFAULT_PROGRESS_DEADLINE), containers))
     return found
 
 

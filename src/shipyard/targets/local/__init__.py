@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,11 @@ class LocalTarget:
 
     def registry(self) -> Registry:
         return self._registry
+
+    def exclusive(self, action: str, version: str, *, break_lock: bool
+                  ) -> AbstractContextManager[None]:
+        """shipyard's lock file is the whole lock: one machine serves it"""
+        return nullcontext()
 
     def up(self, *, serving: bool = True) -> None:
         # A dry run starts nothing, so a second up() in the same run would plan the same

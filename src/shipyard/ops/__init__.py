@@ -1,0 +1,1 @@
+"""Operations: alert policies as code and the production checklist."""

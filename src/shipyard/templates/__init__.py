@@ -1,0 +1,1 @@
+"""Files `shipyard init` writes into an app repo (ci-cd/cloudbuild.yaml, ...)."""

@@ -1,0 +1,1 @@
+from shipyard.tasks import ns  # noqa: F401
