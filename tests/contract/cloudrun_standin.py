@@ -55,7 +55,9 @@ What it models (as gcloud 528 uses it, see ../shared/TOOLING-FACTS.md):
   given as the revision's `status.url` (an extension: real revisions have no URL) and as the
   URL of every tag pointing at it. It answers as the sample images do: `GET /healthz` (and the
   template's startup/liveness probe path) → 200 `ok\\n`; `GET /version` → the version, no
-  newline; `GET /api/status` → JSON with service and version; anything else 404. Each service's
+  newline; `GET /api/status` → JSON with service, version and `video_generation` ("on" /
+  "off", read from the first container's literal env `VIDEO_GENERATION_ENABLED` as the sample
+  api-server's entrypoint reads it; absent: "on"); anything else 404. Each service's
   `status.url` is a router that answers from the revisions in `status.traffic` by percent
   (deterministic: request i goes to the target whose cumulative percent range holds i % 100), or
   503 when nothing serves. A failed revision has no server and no URL.
@@ -303,6 +305,17 @@ def decode_label_version(value: str) -> str:
     major, minor, patch, rest = match.groups()
     base = f"v{major}.{minor}.{patch}"
     return f"{base}-{rest.replace('-', '.')}" if rest else base
+
+
+def video_generation(template: dict[str, Any]) -> str:
+    """"on"/"off" as the sample api-server's entrypoint reads VIDEO_GENERATION_ENABLED from its
+    first container's literal env (absent: on; a value it refuses: "invalid")."""
+    container = (template.get("spec") or {}).get("containers", [{}])[0]
+    value = next((str(e.get("value", "")) for e in container.get("env") or []
+                  if e.get("name") == "VIDEO_GENERATION_ENABLED"), "true")
+    if value in ("true", "TRUE", "True", "1", "yes", "on"):
+        return "on"
+    return "off" if value in ("false", "FALSE", "False", "0", "no", "off") else "invalid"
 
 
 def parse_label_selector(selector: str) -> list[tuple[str, str, str]]:
@@ -1080,7 +1093,8 @@ class CloudRunStandIn:
         if path == "/version":
             return 200, rev.version.encode(), "text/plain"
         if path == "/api/status":
-            body = {"service": svc.name, "version": rev.version, "status": "ok"}
+            body = {"service": svc.name, "version": rev.version, "status": "ok",
+                    "video_generation": video_generation(rev.template)}
             return 200, (json.dumps(body) + "\n").encode(), "application/json"
         return 404, b"404 Not Found\n", "text/plain"
 

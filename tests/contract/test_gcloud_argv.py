@@ -49,6 +49,9 @@ BUILDERS: dict[str, Callable[[], tuple[str, ...]]] = {
         env={}, secrets={}, labels={}, allow_unauthenticated=True, service_account=None,
         cpu=None, memory=None, concurrency=None, min_instances=None, max_instances=None),
         no_traffic=False),
+    "update env (a flag)": lambda: g.update_env(GCLOUD, "api-server", "us-central1", "p",
+                                                {"VIDEO_GENERATION_ENABLED": "false"},
+                                                "v1-1-0-rc-1-f3a9c2e"),
     "update traffic": lambda: g.update_traffic(GCLOUD, "api-server", "us-central1", "p",
                                                {"api-server-00002-abc": 100}),
     "remove tags": lambda: g.remove_tags(GCLOUD, "api-server", "us-central1", "p",
@@ -83,10 +86,19 @@ def test_deploy_argv_is_exact() -> None:
         "--max-instances", "10", "--no-traffic", "--quiet")
 
 
+def test_flag_update_argv_is_exact() -> None:
+    # Only the flag's variable changes: the image, the secrets and the rest stay as they run.
+    assert g.update_env(GCLOUD, "api-server", "us-central1", "p",
+                        {"VIDEO_GENERATION_ENABLED": "false", "ORIGINS": "a,b"}, "v1-1-0-fab") == (
+        GCLOUD, "run", "services", "update", "api-server", "--region", "us-central1",
+        "--project", "p", "--update-env-vars", "^@^ORIGINS=a,b@VIDEO_GENERATION_ENABLED=false",
+        "--tag", "v1-1-0-fab", "--no-traffic", "--quiet")
+
+
 def test_every_argv_passes_the_real_gcloud_parser(tmp_path: Path) -> None:
     def parse(name: str) -> tuple[str, int, str]:
         argv = BUILDERS[name]()
-        home = tmp_path / name.replace(" ", "-").replace(",", "")
+        home = tmp_path / "".join(c if c.isalnum() else "-" for c in name)
         home.mkdir()
         done = subprocess.run((*argv, "--verbosity=debug"), env=hermetic_env(home),
                               capture_output=True, text=True, timeout=120, check=False)

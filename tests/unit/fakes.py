@@ -341,6 +341,7 @@ class FakeTarget:
         self.fail_verify: set[str] = set()  # versions whose verification fails
         self.fail_deploy: set[str] = set()  # versions whose revisions never become healthy
         self.keeps_revisions = True  # False: shift_traffic says None, a deploy is needed
+        self.fail_reconfigure = False  # True: the flag's new revisions never become healthy
 
     def _call(self, *call: Any) -> None:
         self.calls.append(call)
@@ -385,6 +386,14 @@ class FakeTarget:
             first = plan.services[0].service
             raise DeployError(f"{first}: revision {plan.version} did not become healthy",
                               service=first, logs="panic: boom")
+        return self._serve(plan)
+
+    def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:
+        self._call("reconfigure", plan, tuple(changed))
+        if self.fail_reconfigure:
+            first = changed[0]
+            raise DeployError(f"{first}: the new revision did not become healthy",
+                              service=first, hint="traffic was not moved")
         return self._serve(plan)
 
     def shift_traffic(self, plan: DeployPlan, recorded: Mapping[str, Revision]

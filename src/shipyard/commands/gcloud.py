@@ -80,6 +80,14 @@ def run_deploy(gcloud: str, service: RunService, *, no_traffic: bool) -> Argv:
     return tuple(argv)
 
 
+def update_env(gcloud: str, name: str, region: str, project: str, env: Mapping[str, str],
+               tag: str) -> Argv:
+    """A new revision of what the service runs now (same image, same secrets) with these
+    plain env vars changed; no traffic, only its tag URL, until it is verified and moved."""
+    return (gcloud, "run", "services", "update", name, *_where(region, project),
+            "--update-env-vars", dict_flag(env), "--tag", tag, "--no-traffic", "--quiet")
+
+
 def update_traffic(gcloud: str, name: str, region: str, project: str,
                    revisions: Mapping[str, int]) -> Argv:
     return (gcloud, "run", "services", "update-traffic", name, *_where(region, project),

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from shipyard.config.cloudbuild import CloudBuildSettings, parse_cloudbuild
+from shipyard.config.flags import Flag, parse_flags
 from shipyard.config.ops import MonitoringSettings, OpsSettings, parse_env_ops, parse_monitoring
 from shipyard.config.schema import (
     Table,
@@ -81,6 +82,7 @@ class Config:
     services: tuple[Service, ...]
     environments: MappingProxyType[str, Environment]
     cloudbuild: CloudBuildSettings = CloudBuildSettings()
+    flags: MappingProxyType[str, Flag] = field(default_factory=lambda: MappingProxyType({}))
 
     def environment(self, name: str) -> Environment:
         if name not in self.environments:
@@ -132,9 +134,11 @@ def parse(data: dict[str, Any], root: Path, file: str = CONFIG_FILE) -> Config:
     if not environments:
         raise top.fail("environments", "define at least one environment")
     cloudbuild = parse_cloudbuild(top.table("cloudbuild"), tuple(environments))
+    flags = parse_flags(top.table("flags"), {s.name: (s.env, s.secrets) for s in services})
     top.done()
     return Config(path=root / file, root=root, project=project, services=services,
-                  environments=MappingProxyType(environments), cloudbuild=cloudbuild)
+                  environments=MappingProxyType(environments), cloudbuild=cloudbuild,
+                  flags=MappingProxyType(flags))
 
 
 def _project(t: Table) -> Project:

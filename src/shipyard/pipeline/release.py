@@ -26,7 +26,7 @@ from shipyard.version import Version
 
 
 def release(ctx: RunContext, *, break_lock: bool = False,
-            skip_checklist: str | None = None) -> None:
+            skip_checklist: str | None = None, reset_flags: bool = False) -> None:
     version = ctx.release
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
     require_passing(ctx, skip_checklist)  # Fase 7's gate, where the environment asks for it
@@ -43,13 +43,13 @@ def release(ctx: RunContext, *, break_lock: bool = False,
         built = build_images(ctx)
         scan_images(ctx, settings_for(ctx.env, None, False))
         pushed = push_images(ctx)
-        roll_out(ctx, version, record, "release")
+        roll_out(ctx, version, record, "release", default_flags(ctx) if reset_flags else None)
         # Every stage found its work done: say so (the audit line is still written).
         idle.append(not tagged.created and not tagged.pushed and serving == {str(version)}
                     and all(b.action == "reused" for b in built)
                     and all(p.action == "skipped" for p in pushed))
 
-    _locked(ctx, "release", version, break_lock, stages)
+    _locked(ctx, "release", version, break_lock, stages, **_reset(reset_flags))
     if ctx.dry_run:
         console.note(f"[dry-run] that is the complete plan for {version} → {ctx.env.name}")
     elif idle and idle[0]:
@@ -58,7 +58,7 @@ def release(ctx: RunContext, *, break_lock: bool = False,
         console.note(f"released {version} to {ctx.env.name}")
 
 
-def deploy(ctx: RunContext, *, break_lock: bool = False) -> None:
+def deploy(ctx: RunContext, *, break_lock: bool = False, reset_flags: bool = False) -> None:
     version = ctx.release
     ctx.target  # noqa: B018 - the target refuses bad input (its limits) before anything runs
     record = ctx.record
@@ -66,10 +66,13 @@ def deploy(ctx: RunContext, *, break_lock: bool = False) -> None:
         raise ShipyardError(f"no release record for {version} in {ctx.env.name}",
                             hint=f"invoke push --version {version} --env {ctx.env.name} first")
     _require_secrets(ctx)
-    _locked(ctx, "deploy", version, break_lock, lambda: roll_out(ctx, version, record, "deploy"))
+    flags = default_flags(ctx) if reset_flags else None
+    _locked(ctx, "deploy", version, break_lock,
+            lambda: roll_out(ctx, version, record, "deploy", flags), **_reset(reset_flags))
 
 
-def rollback(ctx: RunContext, to: Version | None, *, break_lock: bool = False) -> None:
+def rollback(ctx: RunContext, to: Version | None, *, break_lock: bool = False,
+             reset_flags: bool = False) -> None:
     root, env = ctx.config.root, ctx.env.name
     current = audit.serving(root, env)
     if to is None:
@@ -86,9 +89,18 @@ def rollback(ctx: RunContext, to: Version | None, *, break_lock: bool = False) -
             hint=f"candidates: {', '.join(candidates) or 'none'}")
     record = ctx.record_of(to)
     _require_secrets(ctx)
-    target = to
+    target, flags = to, default_flags(ctx) if reset_flags else None
     _locked(ctx, "rollback", target, break_lock,
-            lambda: roll_out(ctx, target, record, "rollback"))
+            lambda: roll_out(ctx, target, record, "rollback", flags), **_reset(reset_flags))
+
+
+def default_flags(ctx: RunContext) -> dict[str, str]:
+    """`--reset-flags`: every feature flag back to its default from shipyard.toml."""
+    return {name: flag.default for name, flag in ctx.config.flags.items()}
+
+
+def _reset(reset_flags: bool) -> dict[str, object]:
+    return {"flags": "reset to defaults"} if reset_flags else {}
 
 
 def _require_secrets(ctx: RunContext) -> None:
@@ -101,7 +113,8 @@ def _require_secrets(ctx: RunContext) -> None:
 
 
 def _locked(ctx: RunContext, action: str, version: Version, break_lock: bool,
-            work: Callable[[], object]) -> None:
+            work: Callable[[], object], **detail: object) -> None:
+    """`work` under the environment's lock; one audit line (with `detail`) however it ends."""
     result = "failed"
     try:
         with env_lock(ctx.config.root, ctx.env.name, action, str(version),
@@ -116,4 +129,4 @@ def _locked(ctx: RunContext, action: str, version: Version, break_lock: bool,
     finally:
         if not ctx.dry_run:
             audit.audit(ctx.config.root, action=action, version=str(version), env=ctx.env.name,
-                        result=result)
+                        result=result, **detail)

@@ -11,7 +11,8 @@ from typing import Any
 
 from shipyard.pipeline.context import RunContext
 from shipyard.state import audit
-from shipyard.ui import table
+from shipyard.state import flags as flag_state
+from shipyard.ui import console, table
 
 RECENT = 10
 
@@ -46,6 +47,22 @@ def collect_status(ctx: RunContext) -> dict[str, Any]:
         "last_verified": audit.serving(config.root, env.name),
         "services": services,
         "releases": audit.history(config.root, env.name)[-RECENT:][::-1],
+        **flag_status(ctx),
+    }
+
+
+def flag_status(ctx: RunContext) -> dict[str, Any]:
+    """Each flag's state as it last verified in this environment, its default, where it goes;
+    and a change a crash interrupted (it may serve already: rerun `invoke flag` to settle)."""
+    config = ctx.config
+    stored = flag_state.read_state(config.root, ctx.env.name)
+    states = flag_state.effective(config.flags, stored.flags)
+    return {
+        "flags": {name: {"state": states[name], "default": flag.default,
+                         "service": flag.service, "env": flag.env,
+                         "value": flag.value(states[name])}
+                  for name, flag in config.flags.items()},
+        "flags_pending": stored.pending,
     }
 
 
@@ -58,3 +75,11 @@ def show_status(data: dict[str, Any]) -> None:
     table("last deploys (newest first)", ("version", "action", "when", "verified"),
           [(r["version"], r.get("action", "?"), r.get("when", "?"),
             "yes" if r.get("verified") else "no") for r in data["releases"]])
+    if data["flags"]:
+        table("feature flags", ("flag", "state", "default", "service", "env"),
+              [(name, f["state"], f["default"], f["service"], f"{f['env']}={f['value']}")
+               for name, f in sorted(data["flags"].items())])
+    if data["flags_pending"]:
+        console.note("a flag change did not finish (" + ", ".join(
+            f"{k}={v}" for k, v in sorted(data["flags_pending"].items())) + "): it may serve "
+            "already; rerun the same `invoke flag` to settle it")

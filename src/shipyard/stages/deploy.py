@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from shipyard.errors import ShipyardError
 from shipyard.pipeline.context import RunContext
 from shipyard.state import audit
+from shipyard.state import flags as flag_state
 from shipyard.state.records import ReleaseRecord, now, releases_dir
 from shipyard.targets.base import DeployError, DeployPlan, Revision, SecretBinding, ServicePlan
 from shipyard.ui import console, table
@@ -39,9 +40,11 @@ def pinned_images(ctx: RunContext, record: ReleaseRecord) -> dict[str, str]:
 
 
 def deploy_plan(ctx: RunContext, version: Version, record: ReleaseRecord,
-                recorded_secrets: bool = False) -> DeployPlan:
+                recorded_secrets: bool = False, flags: Mapping[str, str] | None = None
+                ) -> DeployPlan:
     """The release's pinned images and secret bindings. With `recorded_secrets` (a rollback)
-    the bindings the release ran with, as its record keeps them; else pinned now."""
+    the bindings the release ran with, as its record keeps them; else pinned now. The env the
+    feature flags set: `flags`' states, else the states serving now."""
     images = pinned_images(ctx, record)
     kept = record.data.get("secrets") if recorded_secrets else None
     if isinstance(kept, dict):
@@ -49,20 +52,39 @@ def deploy_plan(ctx: RunContext, version: Version, record: ReleaseRecord,
                     for svc in images}
     else:
         bindings = ctx.secrets.bindings()
-    return DeployPlan(version, tuple(ServicePlan(name, image, bindings.get(name, ()))
+    env = flag_state.env_overrides(ctx.config.flags, serving_flags(ctx) if flags is None
+                                   else flags)
+    return DeployPlan(version, tuple(ServicePlan(name, image, bindings.get(name, ()),
+                                                 env.get(name, {}))
                                      for name, image in images.items()))
 
 
-def roll_out(ctx: RunContext, version: Version, record: ReleaseRecord, action: str
-             ) -> list[Revision]:
-    """Deploy + verify; on failure put the previous good release back, then raise."""
+def serving_flags(ctx: RunContext) -> dict[str, str]:
+    """Every configured flag's state as it serves now (a default where none was set)."""
+    return flag_state.effective(ctx.config.flags,
+                                flag_state.read_state(ctx.config.root, ctx.env.name).flags)
+
+
+def recorded_flags(ctx: RunContext, record: ReleaseRecord) -> dict[str, str]:
+    """The flags a release last ran with (a record from before flags: the defaults)."""
+    kept = record.data.get("flags")
+    return flag_state.effective(ctx.config.flags, kept if isinstance(kept, dict) else {})
+
+
+def roll_out(ctx: RunContext, version: Version, record: ReleaseRecord, action: str,
+             flags: Mapping[str, str] | None = None) -> list[Revision]:
+    """Deploy + verify; on failure put the previous good release back, then raise. The flags
+    keep the states serving now, unless `flags` says which (`--reset-flags`: the defaults)."""
     root, env = ctx.config.root, ctx.env.name
     before = audit.serving(root, env)
     rollback = action == "rollback"
-    plan = deploy_plan(ctx, version, record, recorded_secrets=rollback)
+    states = serving_flags(ctx) if flags is None else dict(flags)
+    plan = deploy_plan(ctx, version, record, recorded_secrets=rollback, flags=states)
+    # A release's kept revisions run the flags it last ran with: reused only when those match.
+    reuse = record if rollback and recorded_flags(ctx, record) == states else None
     try:
         with record.stage("deploy"):
-            revisions = _put_in_service(ctx, plan, record if rollback else None)
+            revisions = _put_in_service(ctx, plan, reuse)
         with record.stage("verify"):
             if not ctx.dry_run:
                 ctx.target.verify(plan)
@@ -74,9 +96,12 @@ def roll_out(ctx: RunContext, version: Version, record: ReleaseRecord, action: s
         record.data.update(status="released", verified=True, last_action=action,
                            last_deployed=now(), revisions=[r.to_json() for r in revisions],
                            secrets={s.service: [b.to_json() for b in s.secrets]
-                                    for s in plan.services})
+                                    for s in plan.services}, flags=states)
         record.save()
-        audit.record_deploy(root, env, str(version), action, True, replaced=before)
+        if states or flag_state.flags_path(root, env).exists():
+            flag_state.commit(root, env, states)
+        audit.record_deploy(root, env, str(version), action, True, replaced=before,
+                            flags=states)
     show_revisions(f"{action} {version} → {env}", revisions)
     return revisions
 
@@ -106,7 +131,8 @@ def _recover(ctx: RunContext, version: Version, record: ReleaseRecord, before: s
         previous_version = Version.parse(before)
         previous = ctx.record_of(previous_version)
         back = deploy_plan(ctx, previous_version, previous, True)
-        _put_in_service(ctx, back, previous)
+        _put_in_service(ctx, back, previous if recorded_flags(ctx, previous) ==
+                        serving_flags(ctx) else None)
         ctx.target.verify(back)
         audit.record_deploy(ctx.config.root, ctx.env.name, before, "auto-rollback", True,
                             replaced=str(version))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,16 @@ def history(root: Path, env: str) -> list[dict[str, Any]]:
 
 
 def record_deploy(root: Path, env: str, version: str, action: str, verified: bool,
-                  replaced: str | None = None) -> None:
-    """`replaced`: the version that served before; a rollback marks it as not good."""
+                  replaced: str | None = None, flags: Mapping[str, str] | None = None) -> None:
+    """`replaced`: the version that served before; a rollback marks it as not good.
+    `flags`: the feature flags' states it serves with (none configured: left out)."""
     entries = history(root, env)
     state_dir(root)
-    entries.append({"version": version, "action": action, "when": now(), "verified": verified,
-                    "replaced": replaced})
+    entry: dict[str, Any] = {"version": version, "action": action, "when": now(),
+                             "verified": verified, "replaced": replaced}
+    if flags:
+        entry["flags"] = dict(flags)
+    entries.append(entry)
     write_json(history_path(root, env), {"env": env, "deploys": entries})
 
 

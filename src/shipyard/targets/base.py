@@ -58,6 +58,8 @@ class ServicePlan:
     service: str
     image: str  # REPOSITORY@sha256:..., never a tag
     secrets: tuple[SecretBinding, ...] = ()
+    # Plain env vars set over the service's own `env` (feature flags: docs/operations.md).
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,11 @@ class Target(Protocol):
                       ) -> list[Revision] | None:
         """Send traffic back to revisions the target still has (a rollback without a redeploy).
         `recorded`: the revisions the release ran as. None when any is gone: then deploy."""
+
+    def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:
+        """A new revision of the image each service in `changed` runs now, with the plan's env
+        (a flag switched: no build, no push), checked like a deploy's before traffic moves to
+        it; the other services stay as they are. The revisions of every planned service."""
 
     def current(self) -> dict[str, Revision]:
         """What really serves traffic now, per service, read from the platform itself."""

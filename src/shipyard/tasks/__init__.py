@@ -12,6 +12,7 @@ from shipyard.tasks import (
     bootstrap_tasks,
     cloud_tasks,
     cloudbuild_tasks,
+    flag_tasks,
     git_tasks,
     image_tasks,
     init_tasks,
@@ -29,7 +30,7 @@ TASKS = (git_tasks.tag, git_tasks.cleanup_branch, image_tasks.build, image_tasks
          secret_tasks.secrets_set, secret_tasks.secrets_list, secret_tasks.secrets_check,
          ops_tasks.monitoring_render, ops_tasks.monitoring_apply, ops_tasks.checklist,
          cloudbuild_tasks.cloudbuild_submit, cloudbuild_tasks.cloudbuild_trigger,
-         init_tasks.init,
+         init_tasks.init, flag_tasks.flag,
          bootstrap_tasks.gcp_bootstrap)
 APP_REQUIRED = ""  # the config value that means "no app named yet, and one is needed"
 

@@ -16,16 +16,19 @@ from shipyard.tasks._kit import (
 from shipyard.version import Version
 
 BREAK_LOCK_HELP = "break a lock left by a deploy whose process has died (never a live one)"
+RESET_FLAGS_HELP = ("put every feature flag back to its shipyard.toml default (without it, "
+                    "the flags keep the states serving now: see `invoke flag`)")
 
 
 @task(help={"version": "release version, e.g. v1.1.0", "env": ENV_HELP,
-            "break-lock": BREAK_LOCK_HELP, "dry-run": "print the complete plan; change nothing",
+            "break-lock": BREAK_LOCK_HELP, "reset-flags": RESET_FLAGS_HELP,
+            "dry-run": "print the complete plan; change nothing",
             "skip-checklist": "REASON: release without the passing checklist the environment "
                               "requires (the reason goes to the audit log)"})
 @expected_failures
 def release(c: Context, version: str | None = None, env: str = "local",
             break_lock: bool = False, dry_run: bool = False,
-            skip_checklist: str | None = None) -> None:
+            skip_checklist: str | None = None, reset_flags: bool = False) -> None:
     """Release end to end: preflight, tag, build, scan, push, deploy, verify, record.
 
     Every check runs before any change. A failed verification rolls back to the previous good
@@ -35,14 +38,16 @@ def release(c: Context, version: str | None = None, env: str = "local",
     ctx = run_context(c, env=env, version=version, dry_run=dry_run)
     from shipyard.pipeline import release as pipeline  # loaded when a task runs, not on --list
 
-    pipeline.release(ctx, break_lock=break_lock, skip_checklist=skip_checklist)
+    pipeline.release(ctx, break_lock=break_lock, skip_checklist=skip_checklist,
+                     reset_flags=reset_flags)
 
 
 @task(help={"version": "a pushed release, e.g. v1.1.0", "env": ENV_HELP,
-            "break-lock": BREAK_LOCK_HELP, "dry-run": DRY_RUN_HELP})
+            "break-lock": BREAK_LOCK_HELP, "reset-flags": RESET_FLAGS_HELP,
+            "dry-run": DRY_RUN_HELP})
 @expected_failures
 def deploy(c: Context, version: str | None = None, env: str = "local",
-           break_lock: bool = False, dry_run: bool = False) -> None:
+           break_lock: bool = False, reset_flags: bool = False, dry_run: bool = False) -> None:
     """Deploy a pushed release by digest, all services switched together once healthy.
 
     New revisions start first and must pass their health and version checks; then one traffic
@@ -51,20 +56,25 @@ def deploy(c: Context, version: str | None = None, env: str = "local",
     ctx = run_context(c, env=env, version=version, dry_run=dry_run)
     from shipyard.pipeline import release as pipeline
 
-    pipeline.deploy(ctx, break_lock=break_lock)
+    pipeline.deploy(ctx, break_lock=break_lock, reset_flags=reset_flags)
 
 
 @task(help={"env": ENV_HELP, "to": "release to go back to (default: the last good one "
-            "before the current)", "break-lock": BREAK_LOCK_HELP, "dry-run": DRY_RUN_HELP})
+            "before the current)", "break-lock": BREAK_LOCK_HELP,
+            "reset-flags": RESET_FLAGS_HELP, "dry-run": DRY_RUN_HELP})
 @expected_failures
 def rollback(c: Context, env: str = "local", to: str | None = None, break_lock: bool = False,
-             dry_run: bool = False) -> None:
-    """Move every service back to an earlier verified release, together, without rebuilding."""
+             reset_flags: bool = False, dry_run: bool = False) -> None:
+    """Move every service back to an earlier verified release, together, without rebuilding.
+
+    Feature flags keep the states serving now (a flag switched off stays off); pass
+    --reset-flags to go back to their shipyard.toml defaults.
+    """
     target = Version.parse(to) if to is not None else None
     ctx = run_context(c, env=env, dry_run=dry_run, version_required=False)
     from shipyard.pipeline import release as pipeline
 
-    pipeline.rollback(ctx, target, break_lock=break_lock)
+    pipeline.rollback(ctx, target, break_lock=break_lock, reset_flags=reset_flags)
 
 
 @task(name="status", help={

@@ -25,7 +25,12 @@ from shipyard.stages.fanout import fan_out
 from shipyard.state import audit
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
 from shipyard.targets.cloudrun import verify
-from shipyard.targets.cloudrun.spec import check_names, gcloud_error, run_service, version_of_label
+from shipyard.targets.cloudrun.spec import (
+    check_names,
+    gcloud_error,
+    run_service,
+    version_of_label,
+)
 from shipyard.targets.cloudrun.state import (
     VERSION_LABEL,
     RevisionState,
@@ -88,10 +93,7 @@ class CloudRunTarget:
     def deploy(self, plan: DeployPlan) -> list[Revision]:
         check_names(self.ctx)
         tag = tag_of(plan.version)
-        before = self._each(self._describe, [s.service for s in plan.services])
-        self._report_pinned(before)
-        stuck = [n for n, s in before.items() if s is not None and s.stuck_tags()]
-        self._each(lambda n: self._clear_failed_tags(before[n]), stuck)  # type: ignore[arg-type]
+        before = self._prepare([s.service for s in plan.services])
         if self.runner.dry_run:
             for s in plan.services:
                 self._write(g.run_deploy(self.gcloud, run_service(self.ctx, s, plan.version),
@@ -106,6 +108,11 @@ class CloudRunTarget:
         self._each(lambda m: self._move(m[0], m[1]), moves)  # every revision verified: now
         return [self._revision(name, plan.version, s.image, rev, self._urls.get(name, ""))
                 for (name, rev, _), s in zip(fresh, plan.services, strict=True)]
+
+    def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:
+        from shipyard.targets.cloudrun.reconfigure import reconfigure
+
+        return reconfigure(self, plan, changed)
 
     def shift_traffic(self, plan: DeployPlan, recorded: Mapping[str, Revision]
                       ) -> list[Revision] | None:
@@ -161,20 +168,27 @@ class CloudRunTarget:
                               service=name, logs=exc.stderr_tail,
                               hint=f"traffic was not moved; its logs: {self._logs(name)}"
                               ) from None
-        state = self._describe(name) or _missing(planned)
-        revision = state.revision_of_tag(spec.tag) or state.latest_created
-        url = state.tag_url(spec.tag) or state.url
-        self._urls[name] = state.url
         if first:
-            console.note(f"{name}: a new service: its first revision {revision} takes the "
-                         "traffic directly (nothing served there before)")
+            console.note(f"{name}: a new service: its first revision takes the traffic "
+                         "directly (nothing served there before)")
+        return name, self._verified(name, spec.tag, version), first
+
+    def _verified(self, name: str, tag: str, version: Version) -> str:
+        """The revision TAG names, checked through its tag URL; DeployError if it fails."""
+        state = self._describe(name)
+        if state is None:
+            raise ShipyardError(f"{name}: Cloud Run does not list the service after deploy",
+                                hint="check the project and region in shipyard.toml")
+        revision = state.revision_of_tag(tag) or state.latest_created
+        url = state.tag_url(tag) or state.url
+        self._urls[name] = state.url
         problem = self._check(name, url, version)
         if problem:
             raise DeployError(f"{name}: revision {revision} at {url} {problem}", service=name,
                               hint=f"traffic was not moved; {revision} stays at 0% with tag "
-                                   f"{spec.tag}; its logs: {self._logs(name, revision)}")
+                                   f"{tag}; its logs: {self._logs(name, revision)}")
         console.note(f"{name}: {revision} verified through {url}")
-        return name, revision, first
+        return revision
 
     def _clear_failed_tags(self, state: ServiceState) -> None:
         """A failed deploy leaves its revision at 0% with its tag, for inspection. While a tag
@@ -199,6 +213,14 @@ class CloudRunTarget:
                                 f"({', '.join(failed)})", hint="gcloud run services "
                                 f"update-traffic {state.name} --remove-tags "
                                 f"{','.join(failed)} --region {self.gcp.region}")
+
+    def _prepare(self, names: list[str]) -> dict[str, ServiceState | None]:
+        """Each service as it is now; hand-set traffic reported, failed revisions' tags gone."""
+        before = self._each(self._describe, names)
+        self._report_pinned(before)
+        stuck = [n for n, s in before.items() if s is not None and s.stuck_tags()]
+        self._each(lambda n: self._clear_failed_tags(before[n]), stuck)  # type: ignore[arg-type]
+        return before
 
     def _revisions(self, name: str) -> dict[str, RevisionState]:
         return parse_revisions(self._read(g.list_revisions(

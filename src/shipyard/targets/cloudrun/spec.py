@@ -3,6 +3,9 @@ Cloud Run's name limits, a revision label back to its version, gcloud's error se
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from shipyard.commands import gcloud as g
@@ -28,11 +31,25 @@ def run_service(ctx: RunContext, planned: ServicePlan, version: Version) -> g.Ru
     return g.RunService(
         name=planned.service, image=planned.image, region=gcp.region, project=gcp.project,
         port=service.port, health_path=service.health_path, tag=tag_of(version),
-        env=dict(service.env), secrets={b.env: f"{b.secret}:{b.version}" for b in planned.secrets},
+        env={**service.env, **planned.env},
+        secrets={b.env: f"{b.secret}:{b.version}" for b in planned.secrets},
         labels={MANAGED_LABEL: "shipyard", VERSION_LABEL: tag_of(version)},
         allow_unauthenticated=run.is_public(planned.service), service_account=gcp.service_account,
         cpu=run.cpu, memory=run.memory, concurrency=run.concurrency,
         min_instances=run.min_instances, max_instances=run.max_instances)
+
+
+def flag_tag(service: str, version: Version, env: Mapping[str, str]) -> str:
+    """The tag of a revision that only changed plain env vars (a flag): the version's tag and
+    a short hash of those values, so each state of the flags has its own tag URL."""
+    digest = hashlib.sha256(json.dumps(sorted(env.items())).encode()).hexdigest()[:6]
+    tag = f"{tag_of(version)}-f{digest}"
+    if len(tag) + len(service) > MAX_TAG_AND_SERVICE:
+        raise UsageError(f"{service}: revision tag {tag} plus the service name is "
+                         f"{len(tag) + len(service)} characters; Cloud Run allows "
+                         f"{MAX_TAG_AND_SERVICE}", hint="shorten the service name or the "
+                         "version's pre-release part")
+    return tag
 
 
 def check_names(ctx: RunContext) -> str:

@@ -106,9 +106,7 @@ class GkeTarget:
 
     def current(self) -> dict[str, Revision]:
         found: dict[str, Revision] = {}
-        listed = json.loads(self._read(k.get_json(self.kubectl, self.kubeconfig, self.namespace,
-                                                  "deployments")).stdout or "{}")
-        by_name = {str(d["metadata"]["name"]): d for d in listed.get("items") or []}
+        by_name = self._deployments()
         for service, workload in self.settings.workloads.items():
             deployment = by_name.get(workload.deployment)
             if deployment is None:
@@ -135,22 +133,65 @@ class GkeTarget:
                 raise DeployError(f"{s.service}: the cluster runs "
                                   f"{running.image if running else 'nothing'}, not {s.image}",
                                   service=s.service)
+        listed = self._deployments() if any(s.env for s in plan.services) else {}
+        for s in (s for s in plan.services if s.env):
+            deployment = listed.get(self.settings.workloads[s.service].deployment) or {}
+            containers = ((deployment.get("spec") or {}).get("template") or {}).get(
+                "spec", {}).get("containers") or [{}]
+            name = next((c.get("name") for c in containers
+                         if str(c.get("image")) == s.image), "")
+            env = r.env_of(deployment, str(name))
+            wrong = {k: env.get(k) for k, v in s.env.items() if env.get(k) != v}
+            if wrong:
+                raise DeployError(f"{s.service}: the cluster's env has {wrong}, not "
+                                  f"{dict(s.env)}", service=s.service)
 
     # -------------------------------------------------------------------- the steps --
 
     def render(self, plan: DeployPlan) -> str:
         pins = {self.settings.workloads[s.service].image: s.image for s in plan.services}
-        overlay = self.ctx.config.root / self.settings.overlay
-        with tempfile.TemporaryDirectory(prefix="shipyard-render-") as folder:
-            r.write_overlay(Path(folder), overlay, pins, str(plan.version))
-            text = self.runner.run(k.kustomize(self.kubectl, Path(folder)), mutates=False,
-                                   timeout=120, hint=f"see {self.settings.overlay}").stdout
+        text = self._kustomize(pins, str(plan.version))
+        if any(s.env for s in plan.services):  # flags: patch the containers the pins found
+            text = self._kustomize(pins, str(plan.version), self._env_patches(plan, text))
         leaks = r.secret_values(text)
         if leaks:
             raise UsageError(f"the render of {self.settings.overlay} holds secret values: "
                              f"{', '.join(leaks)}", hint="secrets come from Secret Manager "
                              "through a SecretProviderClass (docs/gke.md), never a Secret")
         return text
+
+    def _kustomize(self, pins: Mapping[str, str], version: str,
+                   env: Sequence[r.EnvPatch] = ()) -> str:
+        overlay = self.ctx.config.root / self.settings.overlay
+        with tempfile.TemporaryDirectory(prefix="shipyard-render-") as folder:
+            r.write_overlay(Path(folder), overlay, pins, version, env)
+            return self.runner.run(k.kustomize(self.kubectl, Path(folder)), mutates=False,
+                                   timeout=120, hint=f"see {self.settings.overlay}").stdout
+
+    def _env_patches(self, plan: DeployPlan, text: str) -> list[r.EnvPatch]:
+        patches = []
+        rendered = {d.name: d for d in r.deployments(text, self.namespace)}
+        for s in (s for s in plan.services if s.env):
+            workload = self.settings.workloads[s.service]
+            deployment = workload.deployment
+            found = rendered[deployment].container_for(r.image_name(s.image),
+                                                       workload.container) \
+                if deployment in rendered else None
+            container = found[0] if found else None
+            if container is None:
+                raise UsageError(f"{s.service}: deployment/{deployment} in "
+                                 f"{self.settings.overlay} has no container running "
+                                 f"{s.image.partition('@')[0]}, so its env "
+                                 f"({', '.join(sorted(s.env))}) has nowhere to go",
+                                 hint="map the service to its Deployment and image in "
+                                      "[environments.ENV.workloads] (docs/gke.md)")
+            patches.append(r.EnvPatch(deployment, container, s.env))
+        return patches
+
+    def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:
+        """The render with the new env applied: only the changed Deployments' pod templates
+        differ, so only they roll; rollout status waits for every one."""
+        return self.deploy(plan)
 
     def save(self, version: Version, text: str) -> Path:
         path = self.renders / f"{version}.yaml"
@@ -242,6 +283,11 @@ class GkeTarget:
                               f"({path.name})",
                          url=f"http://{self.settings.workloads[s.service].deployment}."
                              f"{self.namespace}.svc") for s in plan.services]
+
+    def _deployments(self) -> dict[str, dict[str, Any]]:
+        listed = json.loads(self._read(k.get_json(self.kubectl, self.kubeconfig, self.namespace,
+                                                  "deployments")).stdout or "{}")
+        return {str(d["metadata"]["name"]): d for d in listed.get("items") or []}
 
     def _read(self, argv: tuple[str, ...]) -> Result:
         return self.runner.run(argv, mutates=False, timeout=120)

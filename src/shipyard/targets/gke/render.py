@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,11 @@ MANAGED_LABEL = "app.kubernetes.io/managed-by"
 DEFAULT_PROGRESS_DEADLINE = 600  # Kubernetes' default progressDeadlineSeconds
 
 
-def write_overlay(folder: Path, overlay: Path, pins: Mapping[str, str], version: str) -> Path:
+def write_overlay(folder: Path, overlay: Path, pins: Mapping[str, str], version: str,
+                  env: Sequence[EnvPatch] = ()) -> Path:
     """kustomization.yaml in `folder`: the user's overlay, images pinned (`pins`: image name in
-    the base → REPOSITORY@sha256:...), and the version label on every object and pod."""
+    the base → REPOSITORY@sha256:...), the version label on every object and pod, and `env`
+    set on the containers it names (feature flags)."""
     images = []
     for name, pinned in sorted(pins.items()):
         repository, _, digest = pinned.partition("@")
@@ -32,6 +34,8 @@ def write_overlay(folder: Path, overlay: Path, pins: Mapping[str, str], version:
         "labels": [{"pairs": {VERSION_LABEL: version, MANAGED_LABEL: "shipyard"},
                     "includeTemplates": True}],
     }
+    if env:
+        kustomization["patches"] = [p.patch() for p in env]
     path = folder / "kustomization.yaml"
     path.write_text(json.dumps(kustomization, indent=2) + "\n")  # JSON is YAML
     return path
@@ -42,6 +46,35 @@ def image_name(reference: str) -> str:
     name = reference.split("@", 1)[0]
     head, _, last = name.rpartition("/")
     return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class EnvPatch:
+    """Plain env vars on one container of one Deployment: a strategic-merge patch, which
+    merges `env` by name (a variable the base sets gets the new value, others stay)."""
+
+    deployment: str
+    container: str
+    env: Mapping[str, str]
+
+    def patch(self) -> dict[str, Any]:
+        body = {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": self.deployment},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": self.container,
+                     "env": [{"name": k, "value": v} for k, v in sorted(self.env.items())]}]}}}}
+        return {"target": {"kind": "Deployment", "name": self.deployment},
+                "patch": json.dumps(body)}
+
+
+def env_of(deployment: Mapping[str, Any], container: str) -> dict[str, str]:
+    """The literal env values of one container of a Deployment object."""
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for c in pod.get("containers") or []:
+        if c.get("name") == container:
+            return {str(e["name"]): str(e.get("value", "")) for e in c.get("env") or []
+                    if "name" in e and "valueFrom" not in e}
+    return {}
 
 
 @dataclass(frozen=True)

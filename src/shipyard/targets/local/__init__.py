@@ -152,6 +152,11 @@ class LocalTarget:
             return self.deploy(plan)
         return None
 
+    def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:
+        """The env is part of a revision's name (its settings hash): a deploy of the same
+        images starts new containers for the changed services only, and leaves the rest."""
+        return self.deploy(plan)
+
     def current(self) -> dict[str, Revision]:
         return {name: self._revision_of(c) for name, c in self._serving().items()}
 
@@ -188,7 +193,7 @@ class LocalTarget:
             raise UsageError(f"{name}: {planned.image!r} is not pinned by digest",
                              hint="deploy REPOSITORY@sha256:... (the push stage records it)")
         secrets = self.ctx.secrets.reveal(planned.secrets) if planned.secrets else {}
-        env = {**service.env, **secrets}
+        env = {**service.env, **planned.env, **secrets}
         settings = settings_hash(self.state / "revision.key", env, create=not self.runner.dry_run)
         digest = pinned.group(1)
         stem = f"shipyard-{self.config.project.name}-{self.env.name}-{name}-{version}"

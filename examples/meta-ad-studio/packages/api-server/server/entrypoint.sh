@@ -18,8 +18,8 @@ fi
 
 # Fase 5 feature flag: turn video generation off without a rebuild.
 case "${VIDEO_GENERATION_ENABLED:-true}" in
-    true | TRUE | True | 1 | yes | on) video=true ;;
-    false | FALSE | False | 0 | no | off) video=false ;;
+    true | TRUE | True | 1 | yes | on) video=true switch=on ;;
+    false | FALSE | False | 0 | no | off) video=false switch=off ;;
     *)
         echo "api-server: VIDEO_GENERATION_ENABLED must be true or false, got '$VIDEO_GENERATION_ENABLED'" >&2
         exit 78
@@ -30,8 +30,8 @@ esac
 state=/tmp/api-server
 mkdir -p "$state"
 version=$(cat /srv/www/version)
-printf '{"service":"api-server","version":"%s","status":"ok","features":{"video_generation":%s}}\n' \
-    "$version" "$video" >"$state/status.json.new"
+printf '{"service":"api-server","version":"%s","status":"ok","video_generation":"%s","features":{"video_generation":%s}}\n' \
+    "$version" "$switch" "$video" >"$state/status.json.new"
 mv "$state/status.json.new" "$state/status.json"
 
 echo "api-server $version listening on :${PORT:-8080} (video_generation=$video)" >&2
