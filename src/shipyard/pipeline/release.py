@@ -36,7 +36,7 @@ def release(ctx: RunContext, *, break_lock: bool = False) -> None:
         record.data["commit"] = GitRepo.open(ctx.config.root).head
         serving = {r.version for r in ctx.target.current().values()}
         with record.stage("tag"):
-            tagged = tag_release(ctx.config, ctx.runner, version)
+            tagged = tag_release(ctx.config, ctx.runner, version, fetched=True)  # preflight did
         built = build_images(ctx)
         scan_images(ctx, settings_for(ctx.env, None, False))
         pushed = push_images(ctx)
