@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shipyard.build.gitrepo import GitRepo
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.pipeline.context import RunContext
-from shipyard.pipeline.preflight import preflight
-from shipyard.stages.build import build_images
 from shipyard.stages.deploy import roll_out, rollback_candidates
-from shipyard.stages.push import push_images
-from shipyard.stages.scan import scan_images, settings_for
-from shipyard.stages.tag import tag_release
 from shipyard.state import audit
 from shipyard.state.lock import LockHeld, env_lock
 from shipyard.ui import console
@@ -25,6 +19,14 @@ from shipyard.version import Version
 
 
 def release(ctx: RunContext, *, break_lock: bool = False) -> None:
+    # Imported here: deploy and rollback need none of these stages (nor GitPython, ~40 ms).
+    from shipyard.build.gitrepo import GitRepo
+    from shipyard.pipeline.preflight import preflight
+    from shipyard.stages.build import build_images
+    from shipyard.stages.push import push_images
+    from shipyard.stages.scan import scan_images, settings_for
+    from shipyard.stages.tag import tag_release
+
     version = ctx.release
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
     preflight(ctx)

@@ -114,6 +114,8 @@ class CloudRunTarget:
             console.note(f"rollback: the recorded revision of {', '.join(gone)} is gone "
                          "(Cloud Run refused the move); deploying the release's images again")
             return None
+        # A service's URL lasts as long as the service: verify needs no describe per service.
+        self._urls.update({n: recorded[n].url for n in names if recorded[n].url})
         return [recorded[n] for n in names]
 
     def current(self) -> dict[str, Revision]:
