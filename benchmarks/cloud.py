@@ -126,7 +126,9 @@ class CloudApp:
                  run_settings: dict[str, str]) -> None:
         self.app, self.run, self.cluster = app, run, cluster
         # Apart: Cloud Run's gcloud reaches its stand-in as an HTTP proxy, GKE's directly.
-        self.settings = {"staging": run_settings, "prod": cluster.env}
+        # cluster.env is a whole environment: its PYTHONPATH would hide the bench's snapshot.
+        gke = {k: v for k, v in cluster.env.items() if os.environ.get(k) != v}
+        self.settings = {"staging": run_settings, "prod": gke}
 
     def invoke(self, env: str, *args: str) -> Invocation:
         self.app.extra_env = self.settings[env]

@@ -8,6 +8,7 @@ whatever differs between local, Cloud Run and GKE is behind `ctx.target`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.pipeline.context import RunContext
@@ -36,12 +37,16 @@ def release(ctx: RunContext, *, break_lock: bool = False) -> None:
     def stages() -> None:
         record = ctx.record
         record.data["commit"] = GitRepo.open(ctx.config.root).head
-        serving = {r.version for r in ctx.target.current().values()}
-        with record.stage("tag"):
-            tagged = tag_release(ctx.config, ctx.runner, version, fetched=True)  # preflight did
-        built = build_images(ctx)
-        scan_images(ctx, settings_for(ctx.env, None, False))
-        pushed = push_images(ctx)
+        # What serves before this run (for "nothing to do" only), asked while tag, build, scan
+        # and push run: it reads the platform and waits on nothing of theirs.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            before = pool.submit(ctx.target.current)
+            with record.stage("tag"):
+                tagged = tag_release(ctx.config, ctx.runner, version, fetched=True)
+            built = build_images(ctx)
+            scan_images(ctx, settings_for(ctx.env, None, False))
+            pushed = push_images(ctx)
+            serving = {r.version for r in before.result().values()}
         roll_out(ctx, version, record, "release")
         # Every stage found its work done: say so (the audit line is still written).
         idle.append(not tagged.created and not tagged.pushed and serving == {str(version)}
