@@ -153,14 +153,17 @@ class CloudRunTarget:
         (a first revision of a new service takes it: gcloud cannot deploy it without)."""
         spec, name, first = run_service(self.ctx, planned, version), planned.service, before is None
         try:
-            self._write(g.run_deploy(self.gcloud, spec, no_traffic=not first), timeout=900)
+            deployed = self._write(g.run_deploy(self.gcloud, spec, no_traffic=not first),
+                                   timeout=900)
         except CommandError as exc:
             last = gcloud_error(exc.stderr_tail) if exc.stderr_tail else exc.message
             raise DeployError(f"{name}: the new revision did not become ready: {last}",
                               service=name, logs=exc.stderr_tail,
                               hint=f"traffic was not moved; its logs: {self._logs(name)}"
                               ) from None
-        state = self._describe(name) or _missing(planned)
+        # gcloud prints the Service it waited for (--format json): one gcloud call less.
+        state = (parse_service(deployed.stdout) if deployed.stdout.strip().startswith("{")
+                 else self._describe(name) or _missing(planned))
         revision = state.revision_of_tag(spec.tag) or state.latest_created
         url = state.tag_url(spec.tag) or state.url
         self._urls[name] = state.url
