@@ -67,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"repetitions of every measurement (default: up to {REPEATS}, "
                              f"at least {MIN_REPEATS}, as the budget allows)")
     parser.add_argument("--quick", action="store_true",
-                        help="one repetition of everything (deploy and rollback too) at N=1 "
-                             "unless --sizes or --repeats say otherwise, and --no-write: shows "
-                             "that the bench works, not how fast shipyard is")
+                        help="one repetition of everything (deploy, rollback, scans too) at "
+                             "N=1, the cloud rows at N=1 and 4, unless --sizes or --repeats say "
+                             "otherwise, and --no-write: shows that the bench works, not how "
+                             "fast shipyard is")
     parser.add_argument("--budget-min", type=float, default=BUDGET_MINUTES,
                         help="stop repeating (after the minimum) when another repetition would "
                              f"pass this many minutes (default: {BUDGET_MINUTES:g})")
