@@ -13,7 +13,10 @@ a free 127.0.0.1 port), it measures, interleaved and repeated:
   raw loop         shipyard's own `docker build` / `docker push` argv (read from its command
                    log), run one after the other from Python, with nothing of shipyard around them
 
-and reports medians (min-max), the bars, and where shipyard's own time goes.
+and reports medians (min-max), the bars, and where shipyard's own time goes. Then, in the same
+run: the sample app's local deploy, no-op release and rollback next to `invoke --list`
+(deploy.py); a scan of N images cold and reused (scans.py); and deploys and rollbacks of
+N = 1, 2, 4 services on the Cloud Run and GKE stand-ins (cloud.py).
 """
 
 from __future__ import annotations
@@ -32,13 +35,17 @@ from shipyard.exec.runner import Runner
 
 from .app import App
 from .basics import ROOT, BenchError, log
+from .cloud import SIZES as CLOUD_SIZES
+from .cloud import cloud_rows, cloud_times
 from .deploy import deploy_rows
 from .registry import BenchRegistry
 from .report import DOC, machine, report, write_doc
+from .scans import scan_rows, scan_times
 from .schedule import BUDGET_MINUTES, MIN_REPEATS, REPEATS, measure
 from .scratch import prune_build_cache, remove_images, scratch, snapshot_sources
 
 SIZES = (1, 2, 4)
+SCAN_N = 4  # the scan rows' image count (the largest app when --sizes leaves 4 out)
 DEPLOY_REPEATS = max(MIN_REPEATS, 3)
 SPIN = 1_200_000  # busybox sh loop iterations: about 1.3 s of CPU here
 DATA_MB = 16  # generated (incompressible) data per image, so the push moves real bytes
@@ -60,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"repetitions of every measurement (default: up to {REPEATS}, "
                              f"at least {MIN_REPEATS}, as the budget allows)")
     parser.add_argument("--quick", action="store_true",
-                        help="one repetition of everything (deploy and rollback too) at N=1 "
-                             "unless --sizes or --repeats say otherwise, and --no-write: shows "
-                             "that the bench works, not how fast shipyard is")
+                        help="one repetition of everything (deploy, rollback, scans too) at "
+                             "N=1, the cloud rows at N=1 and 4, unless --sizes or --repeats say "
+                             "otherwise, and --no-write: shows that the bench works, not how "
+                             "fast shipyard is")
     parser.add_argument("--budget-min", type=float, default=BUDGET_MINUTES,
                         help="stop repeating (after the minimum) when another repetition would "
                              f"pass this many minutes (default: {BUDGET_MINUTES:g})")
@@ -77,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"print the table only; leave {DOC.relative_to(ROOT)} alone")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a timing bar fails too (correctness always does)")
+    parser.add_argument("--no-cloud", action="store_true",
+                        help="leave out the Cloud Run and GKE rows (the stand-ins)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch apps and registry data (images are removed)")
     args = parser.parse_args(argv)
@@ -105,9 +115,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 app.create()
                 apps.append(app)
             results = measure(apps, args.repeats, args.budget_min * 60, build_env)
-            log("local deploy and rollback of the sample app")
-            results.deploy_rows = deploy_rows(base, pythonpath,
-                                              1 if args.quick else DEPLOY_REPEATS)
+            more = 1 if args.quick else DEPLOY_REPEATS
+            log("local deploy, no-op release and rollback of the sample app")
+            results.deploy_rows, passed = deploy_rows(base, pythonpath, more)
+            results.other_bars.append(passed)
+            scanned = max(apps, key=lambda a: (a.n == SCAN_N, a.n))
+            log(f"N={scanned.n}: scans, cold and reused")
+            times = scan_times(scanned, f"v1.0.{scanned.version_count}", more)
+            results.scan_rows = scan_rows(times)
+            results.other_bars.append(not times.problems)
+            if args.no_cloud:
+                results.cloud_rows = ["(not run: --no-cloud)"]
+            else:
+                cloud = cloud_times(base, registry, pythonpath, f"shipyard-bench-{run_id}",
+                                    more, (1, 4) if args.quick else CLOUD_SIZES, apps)
+                results.cloud_rows, passed = cloud_rows(cloud)
+                results.other_bars.append(passed)
         except BenchError as exc:
             log(f"error: {exc}")
             return 1

@@ -6,7 +6,7 @@ import json
 import shlex
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class App:
     marker: str = "shipyard-bench"  # in the RUN step, to find this run's build cache
     version_count: int = 0
     raw_count: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. gcloud at a stand-in
 
     @property
     def work(self) -> Path:
@@ -112,7 +113,7 @@ class App:
 
     def invoke(self, *args: str) -> Invocation:
         """`python -m invoke ARGS` in the app, as a user would run it."""
-        env = shipyard_first(self.pythonpath)
+        env = {**shipyard_first(self.pythonpath), **self.extra_env}
         log_mark = self.command_log.stat().st_size if self.command_log.exists() else 0
         reg_mark = self.registry.mark()
         started = time.perf_counter()

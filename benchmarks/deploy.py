@@ -9,6 +9,7 @@ switch, old revisions stopped) and `invoke rollback` (kept revisions restarted, 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support import cli
@@ -20,6 +21,19 @@ from .basics import fmt, invoke_ok, log, median, shipyard_first
 SECRETS = {"DATABASE_URL": "postgres://bench@127.0.0.1/x", "RUNWAYML_API_KEY": "bench-key",
            "REDIS_URL": "redis://127.0.0.1:6379/0"}
 ROLLBACK_BAR = 3.0
+NOOP_BAR = 3.0  # × `invoke --list` (issue 14)
+ROLLBACK_LIST_BAR = 4.0  # × `invoke --list` (issue 14)
+
+
+@dataclass
+class DeployTimes:
+    """Seconds per repetition, each list in the order the runs happened."""
+
+    deploys: list[float] = field(default_factory=list)
+    rollbacks: list[float] = field(default_factory=list)
+    noops: list[float] = field(default_factory=list)  # a release of what already serves
+    lists: list[float] = field(default_factory=list)  # `invoke --list`, before each of those
+    problems: list[str] = field(default_factory=list)
 
 
 class DeployBench:
@@ -32,9 +46,12 @@ class DeployBench:
         self.project = ""
 
     def invoke(self, *args: str) -> float:
+        return self.timed(*args)[0]
+
+    def timed(self, *args: str) -> tuple[float, cli.Ran]:
         started = time.monotonic()
-        invoke_ok(self.app, args, self.env)
-        return time.monotonic() - started
+        done = invoke_ok(self.app, args, self.env)
+        return time.monotonic() - started, done
 
     def create(self) -> None:
         config = sample_copy(self.app, self.remote)
@@ -50,15 +67,22 @@ class DeployBench:
         self.invoke("push", "--version", version)
         return version
 
-    def repetition(self) -> tuple[float, float]:
-        """(deploy seconds, rollback seconds) for one new version."""
+    def repetition(self, times: DeployTimes) -> None:
+        """One new version: its deploy, a no-op release of it and a rollback, each next to an
+        `invoke --list` run just before it."""
         if self.release == 1:
             self.invoke("deploy", "--version", "v1.1.0")
         version = self.next_release()
-        deploy = self.invoke("deploy", "--version", version)
-        rollback = self.invoke("rollback")
-        return deploy, rollback
-
+        times.deploys.append(self.invoke("deploy", "--version", version))
+        self.invoke("release", "--version", version)  # not timed: tags it, scans it once
+        times.lists.append(self.invoke("--list"))
+        seconds, done = self.timed("release", "--version", version)
+        times.noops.append(seconds)
+        if "nothing to do" not in done.err:
+            times.problems.append(f"release --version {version} again did not say "
+                                  f"'nothing to do':\n{done.err[-600:]}")
+        times.lists.append(self.invoke("--list"))
+        times.rollbacks.append(self.invoke("rollback"))
     def close(self) -> None:
         if not self.project:  # create() did not get as far as a pushed copy
             return
@@ -70,31 +94,58 @@ class DeployBench:
             log(f"warning: {len(left)} image name(s) of the deploy app could not be removed")
 
 
-def deploy_rows(base: Path, pythonpath: str, repeats: int) -> list[str]:
-    """Local deploy and rollback of the sample app's two services."""
+def ratio_row(label: str, tops: list[float], bottoms: list[float]) -> str:
+    """Median ÷ median, and the range of the per-repetition ratios (each run next to its own
+    `invoke --list`)."""
+    pairs = [t / b for t, b in zip(tops, bottoms, strict=False)]
+    return (f"| {label} | {fmt(median(tops))} ({fmt(min(tops))}–{fmt(max(tops))}) | "
+            f"{fmt(median(bottoms))} | {median(tops) / median(bottoms):.2f} × "
+            f"({min(pairs):.2f}–{max(pairs):.2f}) |")
+
+
+def deploy_rows(base: Path, pythonpath: str, repeats: int) -> tuple[list[str], bool]:
+    """Local deploy, no-op release and rollback of the sample app's two services; the rows
+    and whether their bars pass."""
     bench = DeployBench(base, pythonpath)
-    deploys: list[float] = []
-    rollbacks: list[float] = []
+    times = DeployTimes()
     try:
         bench.create()
         for _ in range(repeats):
-            deploy, rollback = bench.repetition()
-            deploys.append(deploy)
-            rollbacks.append(rollback)
+            bench.repetition(times)
     finally:
         bench.close()
-    verdict = "PASS" if median(rollbacks) <= ROLLBACK_BAR else "FAIL"
-    return [
+    noop_lists, rollback_lists = times.lists[0::2], times.lists[1::2]
+    noop_x = median(times.noops) / median(noop_lists)
+    rollback_x = median(times.rollbacks) / median(rollback_lists)
+    rollback_ok = median(times.rollbacks) <= ROLLBACK_BAR
+    bars = [(rollback_ok, f"rollback ≤ {ROLLBACK_BAR:g} s: median {fmt(median(times.rollbacks))} "
+                          f"s (max {fmt(max(times.rollbacks))} s)"),
+            (noop_x <= NOOP_BAR and not times.problems,
+             f"no-op release ≤ {NOOP_BAR:g} × `invoke --list`: {noop_x:.2f} ×"
+             + ("" if not times.problems else " but: " + "; ".join(times.problems))),
+            (rollback_x <= ROLLBACK_LIST_BAR,
+             f"local rollback ≤ {ROLLBACK_LIST_BAR:g} × `invoke --list`: {rollback_x:.2f} ×")]
+    rows = [
         "Two services (the sample app), each run a whole `invoke` command as a user types it; "
-        f"{repeats} repetitions, each with a new version built and pushed first (not timed).",
+        f"{repeats} repetitions, each with a new version built and pushed first (not timed), "
+        "then: its deploy; a release of it (not timed: it tags the version and scans it); "
+        "`invoke --list`; the same release again (the no-op: everything is done already); "
+        "`invoke --list`; `invoke rollback`.",
         "",
         "| run | median s | min s | max s |",
         "|---|---:|---:|---:|",
-        f"| `invoke deploy --version V` (new revisions) | {fmt(median(deploys))} | "
-        f"{fmt(min(deploys))} | {fmt(max(deploys))} |",
-        f"| `invoke rollback` (kept revisions restarted) | {fmt(median(rollbacks))} | "
-        f"{fmt(min(rollbacks))} | {fmt(max(rollbacks))} |",
+        *(f"| {label} | {fmt(median(v))} | {fmt(min(v))} | {fmt(max(v))} |" for label, v in (
+            ("`invoke deploy --version V` (new revisions)", times.deploys),
+            ("`invoke release --version V` again (no-op: nothing to do)", times.noops),
+            ("`invoke rollback` (kept revisions restarted)", times.rollbacks),
+            ("`invoke --list`", times.lists))),
         "",
-        f"- **{verdict}** rollback ≤ {ROLLBACK_BAR:g} s: median {fmt(median(rollbacks))} s "
-        f"(max {fmt(max(rollbacks))} s)",
+        "| run ÷ `invoke --list` | run median s (range) | `--list` median s | ratio of medians "
+        "(per-repetition range) |",
+        "|---|---:|---:|---:|",
+        ratio_row("no-op release", times.noops, noop_lists),
+        ratio_row("local rollback", times.rollbacks, rollback_lists),
+        "",
+        *(f"- **{'PASS' if ok else 'FAIL'}** {text}" for ok, text in bars),
     ]
+    return rows, all(ok for ok, _ in bars) and not times.problems

@@ -101,6 +101,7 @@ def warm_profile(results: Results, sizes: Sequence[int]) -> list[str]:
 def report(results: Results, sizes: Sequence[int], repeats: int, spin: int, data_mb: int,
            about: list[str], elapsed: float) -> tuple[str, bool]:
     bar_lines, ok = bars(results, sizes)
+    ok = ok and all(results.other_bars)
     parts = [
         "## Results",
         "",
@@ -143,9 +144,17 @@ def report(results: Results, sizes: Sequence[int], repeats: int, spin: int, data
         "",
         *warm_profile(results, sizes),
         "",
-        "### Deploy and rollback",
+        "### Deploy, no-op release and rollback (local)",
         "",
         *results.deploy_rows,
+        "",
+        "### Scans: cold and reused",
+        "",
+        *results.scan_rows,
+        "",
+        "### Cloud Run and GKE (stand-ins)",
+        "",
+        *results.cloud_rows,
     ]
     return "\n".join(parts) + "\n", ok
 

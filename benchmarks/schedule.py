@@ -30,6 +30,9 @@ class Results:
     waited: float = 0.0  # seconds spent waiting for a quiet machine
     repeats: int = 0
     deploy_rows: list[str] = field(default_factory=list)  # local deploy and rollback
+    scan_rows: list[str] = field(default_factory=list)  # N images, cold and reused
+    cloud_rows: list[str] = field(default_factory=list)  # Cloud Run and GKE stand-ins
+    other_bars: list[bool] = field(default_factory=list)  # the bars of those sections
 
     @property
     def startup(self) -> float:

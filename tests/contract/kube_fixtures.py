@@ -29,6 +29,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,10 @@ class GkeCluster:
         return self.user_kubeconfig.read_text() == USER_KUBECONFIG and not home_config.exists()
 
 
-@pytest.fixture(name="gke_cluster")
-def gke_cluster_fixture(tmp_path: Path) -> Iterator[GkeCluster]:
-    """A GKE cluster stand-in (TLS Kubernetes API + GKE API) and a hermetic environment."""
+@contextmanager
+def gke_cluster(tmp_path: Path) -> Iterator[GkeCluster]:
+    """A GKE cluster stand-in (TLS Kubernetes API + GKE API) and a hermetic environment in
+    `tmp_path`; stopped after. (The `gke_cluster` fixture, and tests/contract/standins.py.)"""
     gcloud = require_tool("gcloud", "get-credentials is the real gcloud",
                           install="the Google Cloud SDK", also_in=[str(GCLOUD_SDK_BIN)])
     require_tool("gke-gcloud-auth-plugin", "the kubeconfig gcloud writes runs it",
@@ -167,3 +169,10 @@ def gke_cluster_fixture(tmp_path: Path) -> Iterator[GkeCluster]:
                              kubeconfig=user_kubeconfig, token=TOKEN)
         yield GkeCluster(kube, gke, env, user_kubeconfig, gcloud, binary)
         check_standin_health(kube)
+
+
+@pytest.fixture(name="gke_cluster")
+def gke_cluster_fixture(tmp_path: Path) -> Iterator[GkeCluster]:
+    """A GKE cluster stand-in (TLS Kubernetes API + GKE API) and a hermetic environment."""
+    with gke_cluster(tmp_path) as cluster:
+        yield cluster

@@ -269,3 +269,21 @@ def test_a_private_service_is_verified_with_an_identity_token(
         if path.is_file():
             text = path.read_text(errors="replace")
             assert not any(t in text for t in tokens), path
+
+
+def test_rollback_to_a_revision_that_is_gone_deploys_its_image_again(staging: Staging) -> None:
+    """The rollback lists nothing first: Cloud Run's refusal of the move is the check."""
+    run = staging.run
+    staging.ok("release", "--version", "v1.0.0", "--env", "staging")
+    v1 = {name: next(iter(run.traffic(name))) for name in ("alpha", "beta")}
+    staging.change("v2")
+    staging.ok("release", "--version", "v2.0.0", "--env", "staging")
+    run.delete_revision("alpha", v1["alpha"])  # out of band: v1's alpha revision is gone
+    before = len(run.requests)
+    rolled = staging.ok("rollback", "--env", "staging", "--to", "v1.0.0")
+    assert "rollback: the recorded revision of alpha is gone" in rolled.err, rolled.err
+    assert staging.serving() == {"alpha": "v1-0-0", "beta": "v1-0-0"}
+    asked = run.requests[before:]
+    first_move = next(i for i, r in enumerate(asked) if r.method == "PUT"
+                      and r.command == "gcloud.run.services.update-traffic")
+    assert not [r for r in asked[:first_move] if "/revisions" in r.path]  # no list first

@@ -83,7 +83,7 @@ def test_deploy_argv_is_exact() -> None:
         "--set-secrets", "DATABASE_URL=db-url:7,REDIS_URL=redis-url:2",
         "--labels", "dev-shipyard-version=v1-1-0-rc-1,managed-by=shipyard",
         "--cpu", "1", "--memory", "512Mi", "--concurrency", "80", "--min-instances", "0",
-        "--max-instances", "10", "--no-traffic", "--quiet")
+        "--max-instances", "10", "--no-traffic", "--format", "json", "--quiet")
 
 
 def test_flag_update_argv_is_exact() -> None:

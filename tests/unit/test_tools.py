@@ -145,3 +145,37 @@ def test_when_ping_fails_the_cli_decides(
         assert not tools.engine_answers(str(broken), Runner())
     # No socket at all: still the CLI's answer, not an exception.
     assert not tools.engine_answers(str(broken), Runner())
+
+
+def fake_trivy(tmp_path: Path, version: str) -> Path:
+    script = tmp_path / "trivy"
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'trivy.calls'}\n"
+                      f"echo '{{\"Version\": \"{version}\"}}'\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_trivy_version_is_asked_once_per_binary(tmp_path: Path) -> None:
+    from shipyard.scan.trivy import trivy_version
+
+    trivy = fake_trivy(tmp_path, "0.76.0")
+    calls = tmp_path / "trivy.calls"
+    assert trivy_version(Runner(), str(trivy)) == "0.76.0"
+    assert trivy_version(Runner(), str(trivy)) == "0.76.0"  # a second stage, or a new run
+    assert calls.read_text().count("version") == 1
+
+    fake_trivy(tmp_path, "0.77.1")  # replaced in place: another size, another mtime
+    os.utime(trivy, ns=(1, 1))
+    assert trivy_version(Runner(), str(trivy)) == "0.77.1"  # the scan memo sees the new one
+    assert calls.read_text().count("version") == 2
+
+
+def test_a_binary_that_is_gone_leaves_the_remembered_versions(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    gone = fake_trivy(tmp_path / "old", "0.1.0")
+    tools.remembered_version(str(gone), lambda: "0.1.0")
+    gone.unlink()
+    kept = fake_trivy(tmp_path, "0.76.0")
+    tools.remembered_version(str(kept), lambda: "0.76.0")
+    remembered = (tmp_path / "cache" / "shipyard" / "tool-versions.json").read_text()
+    assert str(tmp_path / "old") not in remembered and str(kept) in remembered

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from shipyard.build import dockerignore
 from shipyard.commands import git as gitcmd
 from shipyard.config import Service
 from shipyard.errors import ShipyardError
@@ -45,10 +46,7 @@ def context_paths(context: Path, dockerfile_rel: str | None) -> set[str]:
     """Every path docker sends as the build context (files, directories, links), relative."""
     patterns = _ignore_patterns(context)
     if patterns:
-        # docker's own .dockerignore rules; imported only here as the SDK costs ~0.1 s to load.
-        from docker.utils.build import exclude_paths
-
-        return set(exclude_paths(str(context), patterns, dockerfile_rel))
+        return set(dockerignore.exclude_paths()(str(context), patterns, dockerfile_rel))
     found: set[str] = set()
     for folder, dirs, files in os.walk(context):  # like docker: links to folders not followed
         rel = os.path.relpath(folder, context)

@@ -76,7 +76,7 @@ def run_deploy(gcloud: str, service: RunService, *, no_traffic: bool) -> Argv:
             argv += [flag, str(value)]
     if no_traffic:
         argv.append("--no-traffic")
-    argv.append("--quiet")
+    argv += ["--format", "json", "--quiet"]  # the Service as deployed, so no describe after
     return tuple(argv)
 
 

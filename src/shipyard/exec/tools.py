@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -53,9 +54,9 @@ def _major(version: str) -> int:
         return 0
 
 
-def _cache_file() -> Path:
+def _cache_file(name: str = "docker-clients.json") -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "shipyard" / "docker-clients.json"
+    return Path(base) / "shipyard" / name
 
 
 def _fingerprint(path: str) -> str:
@@ -77,17 +78,39 @@ def _cached(path: str) -> DockerClient | None | bool:
 
 
 def _remember(path: str, client: DockerClient | None) -> None:
+    _store(_cache_file(), path, {"version": client.version, "buildkit": client.buildkit}
+           if client else {})
+
+
+def _store(file: Path, path: str, entry: object) -> None:
+    """Remember `entry` for this exact binary in `file` (replaced atomically)."""
     try:
-        file = _cache_file()
         known = json.loads(file.read_text()) if file.exists() else {}
-        known[_fingerprint(path)] = ({"version": client.version, "buildkit": client.buildkit}
-                                     if client else {})
+        # Entries of binaries that are gone (uninstalled, a test's temp dir) are dropped.
+        known = {k: v for k, v in known.items() if os.path.exists(k.rsplit(":", 2)[0])}
+        known[_fingerprint(path)] = entry
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known))
         os.replace(tmp, file)
     except (OSError, ValueError):
         pass  # a cache only saves time; without it every task probes again
+
+
+def remembered_version(path: str, probe: Callable[[], str]) -> str:
+    """A tool's version answer, remembered per binary (path, size, mtime) across runs, like
+    the docker client probes: a tool's version only changes when its binary does. `probe`
+    runs when nothing is remembered (or the binary cannot be stat'ed: then nothing is kept)."""
+    file = _cache_file("tool-versions.json")
+    try:
+        known = json.loads(file.read_text()).get(_fingerprint(path))
+    except (OSError, ValueError, AttributeError):
+        known = None
+    if isinstance(known, str) and known:
+        return known
+    answer = probe()
+    _store(file, path, answer)
+    return answer
 
 
 @cache

@@ -7,6 +7,7 @@ The pipeline's own checks (config, git, docker, trivy, secrets) plus the target'
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shipyard.build import inputs
@@ -39,13 +40,15 @@ def preflight(ctx: RunContext, *, tag: bool = True, scan: bool = True) -> list[O
     version, env = ctx.release, ctx.env
     checks = [Outcome("config", True, f"{ctx.config.path.name}: {len(ctx.services)} "
                                       f"service(s), env {env.name} (target {env.target})")]
-    if tag:
-        checks.append(_attempt("git", lambda: _git(ctx)))
-    checks.append(_attempt("docker", lambda: _docker(ctx)))
-    checks += [_attempt(check.name, check.probe) for check in ctx.target.preflight_checks()]
+    probes: list[tuple[str, Callable[[], str]]] = [("git", lambda: _git(ctx))] if tag else []
+    probes.append(("docker", lambda: _docker(ctx)))
+    probes += [(check.name, check.probe) for check in ctx.target.preflight_checks()]
     if scan:
-        checks.append(_attempt("trivy", lambda: trivy_version(ctx.runner, find_trivy())))
-    checks.append(_attempt("secrets", lambda: _secrets(ctx.secrets.missing())))
+        probes.append(("trivy", lambda: trivy_version(ctx.runner, find_trivy())))
+    probes.append(("secrets", lambda: _secrets(ctx.secrets.missing())))
+    # Side by side: each only reads, and some are slow (a git fetch, a gcloud start-up).
+    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        checks += pool.map(lambda probe: _attempt(*probe), probes)
     table(f"preflight {version} → {env.name}", ("check", "result", "detail"),
           [(c.name, "ok" if c.ok else "FAILED", c.detail) for c in checks])
     failed = [c for c in checks if not c.ok]

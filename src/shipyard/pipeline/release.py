@@ -8,17 +8,12 @@ whatever differs between local, Cloud Run and GKE is behind `ctx.target`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
-from shipyard.build.gitrepo import GitRepo
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.ops.checklist import require_passing
 from shipyard.pipeline.context import RunContext
-from shipyard.pipeline.preflight import preflight
-from shipyard.stages.build import build_images
 from shipyard.stages.deploy import roll_out, rollback_candidates
-from shipyard.stages.push import push_images
-from shipyard.stages.scan import scan_images, settings_for
-from shipyard.stages.tag import tag_release
 from shipyard.state import audit
 from shipyard.state.lock import LockHeld, env_lock
 from shipyard.ui import console
@@ -27,6 +22,14 @@ from shipyard.version import Version
 
 def release(ctx: RunContext, *, break_lock: bool = False,
             skip_checklist: str | None = None, reset_flags: bool = False) -> None:
+    # Imported here: deploy and rollback need none of these stages (nor GitPython, ~40 ms).
+    from shipyard.build.gitrepo import GitRepo
+    from shipyard.pipeline.preflight import preflight
+    from shipyard.stages.build import build_images
+    from shipyard.stages.push import push_images
+    from shipyard.stages.scan import scan_images, settings_for
+    from shipyard.stages.tag import tag_release
+
     version = ctx.release
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
     require_passing(ctx, skip_checklist)  # Fase 7's gate, where the environment asks for it
@@ -37,12 +40,16 @@ def release(ctx: RunContext, *, break_lock: bool = False,
     def stages() -> None:
         record = ctx.record
         record.data["commit"] = GitRepo.open(ctx.config.root).head
-        serving = {r.version for r in ctx.target.current().values()}
-        with record.stage("tag"):
-            tagged = tag_release(ctx.config, ctx.runner, version)
-        built = build_images(ctx)
-        scan_images(ctx, settings_for(ctx.env, None, False))
-        pushed = push_images(ctx)
+        # What serves before this run (for "nothing to do" only), asked while tag, build, scan
+        # and push run: it reads the platform and waits on nothing of theirs.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            before = pool.submit(ctx.target.current)
+            with record.stage("tag"):
+                tagged = tag_release(ctx.config, ctx.runner, version, fetched=True)
+            built = build_images(ctx)
+            scan_images(ctx, settings_for(ctx.env, None, False))
+            pushed = push_images(ctx)
+            serving = {r.version for r in before.result().values()}
         roll_out(ctx, version, record, "release", default_flags(ctx) if reset_flags else None)
         # Every stage found its work done: say so (the audit line is still written).
         idle.append(not tagged.created and not tagged.pushed and serving == {str(version)}

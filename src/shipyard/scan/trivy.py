@@ -13,6 +13,7 @@ from typing import Any
 from shipyard.commands import trivy as trivycmd
 from shipyard.errors import CommandError, ShipyardError
 from shipyard.exec.runner import Runner
+from shipyard.exec.tools import remembered_version
 from shipyard.scan.gate import ScanSettings
 from shipyard.ui import console
 
@@ -44,6 +45,12 @@ def find_trivy(environ: Mapping[str, str] | None = None, executable: str | None 
 
 
 def trivy_version(runner: Runner, trivy: str) -> str:
+    """Asked once per binary: remembered by path, size and mtime (like the docker client
+    probes), so neither preflight nor the scan stage starts `trivy version` (~0.1 s) again."""
+    return remembered_version(trivy, lambda: _ask_version(runner, trivy))
+
+
+def _ask_version(runner: Runner, trivy: str) -> str:
     result = runner.run(trivycmd.version(trivy), mutates=False, check=False, timeout=60)
     try:
         return str(json.loads(result.stdout)["Version"])

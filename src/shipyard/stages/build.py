@@ -6,6 +6,7 @@ import json
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,11 +60,16 @@ class Builder:
         self.config, self.env, self.runner, self.version = config, ctx.env, runner, ctx.release
         self.docker: DockerClient = ctx.docker
         self.registry = ctx.registry
-        self._registry_up = self.registry.ping()
         self._tags: dict[str, list[str]] = {}
-        self.provenance = read_provenance(config.root, config.project.remote, runner)
-        # One look at the engine for all services, instead of several docker calls each.
-        self.local = self._local_images()
+        # Side by side (each only reads): the registry, the commit facts (two git commands),
+        # and one look at the engine for all services instead of several docker calls each.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            up = pool.submit(self.registry.ping)
+            provenance = pool.submit(read_provenance, config.root, config.project.remote,
+                                     runner)
+            local = pool.submit(self._local_images)
+            self._registry_up, self.provenance, self.local = (up.result(), provenance.result(),
+                                                              local.result())
 
     def _local_images(self) -> list[LocalImage]:
         argv = dockercmd.images_with_label(self.docker.path, images.PROJECT_LABEL,

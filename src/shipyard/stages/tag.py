@@ -29,7 +29,10 @@ def tag_release(
     message: str | None = None,
     remote: str | None = None,
     push: bool = True,
+    fetched: bool = False,
 ) -> TagResult:
+    """`fetched`: the caller's preflight fetched the remote moments ago (a release), so the
+    fetch is not run twice; every local check and the remote tag lookup still are."""
     remote = remote or config.project.remote
     message = message if message is not None else config.project.tag_message.format(
         version=version)
@@ -38,7 +41,7 @@ def tag_release(
     repo = GitRepo.open(config.root)
     tag = str(version)
     head = git_preflight(repo, runner, config.project.release_branch, remote if push else None,
-                         tag=tag)
+                         tag=tag, fetch=not fetched)
     local, remote_tag = _existing(repo, runner, remote if push else None, tag, head)
 
     created = pushed = fetched = False
@@ -67,7 +70,7 @@ def check_tag(repo: GitRepo, runner: Runner, remote: str, tag: str, head: str) -
 
 
 def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None, *,
-                  tag: str | None = None) -> str:
+                  tag: str | None = None, fetch: bool = True) -> str:
     """All checks before any change: clean tree, on the release branch, in step with remote.
 
     With `tag`, a detached HEAD is accepted too when it is that annotated tag's commit (how
@@ -82,7 +85,8 @@ def git_preflight(repo: GitRepo, runner: Runner, branch: str, remote: str | None
     if remote is None:
         return head
     repo.require_remote(remote)
-    run_remote(runner, gitcmd.fetch(remote), remote, cwd=repo.root)
+    if fetch:
+        run_remote(runner, gitcmd.fetch(remote), remote, cwd=repo.root)
     tracking = f"{remote}/{branch}"
     if repo.resolve(tracking) is None:
         raise ShipyardError(f"{remote} has no branch {branch}",

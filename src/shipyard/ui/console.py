@@ -7,10 +7,12 @@ import sys
 from rich.console import Console
 
 # Off a terminal (CI logs, pipes) rich would assume 80 columns and cut image names short.
+# No emoji codes: ":name:" in a message stays as typed (and rich skips loading its table).
 _WIDE = 200
-err = Console(stderr=True, highlight=False, soft_wrap=True,
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
               width=None if sys.stderr.isatty() else _WIDE)
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _WIDE)
+out = Console(highlight=False, soft_wrap=True, emoji=False,
+              width=None if sys.stdout.isatty() else _WIDE)
 
 
 def note(message: str) -> None:

@@ -52,9 +52,10 @@ def flag_tag(service: str, version: Version, env: Mapping[str, str]) -> str:
     return tag
 
 
-def check_names(ctx: RunContext) -> str:
-    """Cloud Run's limit on a revision tag plus the service name: bad input (exit 2)."""
-    tag = tag_of(ctx.release)
+def check_names(ctx: RunContext, version: Version | None = None) -> str:
+    """Cloud Run's limit on a revision tag plus the service name: bad input (exit 2).
+    `version`: the one deployed when it is not the run's --version (a rollback has none)."""
+    tag = tag_of(version or ctx.release)
     for service in ctx.services:
         if len(tag) + len(service.name) > MAX_TAG_AND_SERVICE:
             raise UsageError(f"{service.name}: revision tag {tag} plus the service name "

@@ -118,10 +118,13 @@ class LocalTarget:
         stopped = self.daemon.down()
         console.note(f"local registry: {done}" if stopped else "local registry: not running")
 
-    def deploy(self, plan: DeployPlan) -> list[Revision]:
+    def deploy(self, plan: DeployPlan, listed: Sequence[Container] | None = None
+               ) -> list[Revision]:
+        """`listed`: this environment's containers, as the caller just listed them (a
+        rollback's shift_traffic), so they are not listed twice (~70 ms of docker CLI)."""
         plans = [self._plan(s, plan.version) for s in plan.services]
         self.up()
-        found = {c.name: c for c in self.containers.all()}
+        found = {c.name: c for c in (self.containers.all() if listed is None else listed)}
         serving = self._serving(found)
         todo = [p for p in plans if p.name != getattr(serving.get(p.service.name), "name", "")]
         for p in plans:
@@ -147,9 +150,10 @@ class LocalTarget:
                       ) -> list[Revision] | None:
         """Kept containers are this target's revisions: when every service still has the one
         the plan names (same image, same settings), the deploy only restarts and switches."""
-        names = {c.name for c in self.containers.all()}
+        listed = self.containers.all()
+        names = {c.name for c in listed}
         if all(self._plan(s, plan.version).name in names for s in plan.services):
-            return self.deploy(plan)
+            return self.deploy(plan, listed)
         return None
 
     def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:
