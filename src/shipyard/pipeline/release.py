@@ -28,6 +28,7 @@ from shipyard.version import Version
 def release(ctx: RunContext, *, break_lock: bool = False,
             skip_checklist: str | None = None) -> None:
     version = ctx.release
+    GitRepo.open(ctx.config.root)  # no git work tree (a manual submit's upload): refused at once
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
     require_passing(ctx, skip_checklist)  # Fase 7's gate, where the environment asks for it
     preflight(ctx)
