@@ -76,8 +76,9 @@ def test_only_declared_and_used_substitutions_are_passed(tmp_path: Path) -> None
     build = load(tmp_path, "cb.yaml")
     optional = frozenset({"_REGION", "_PROJECT_ID"})
     # _REGION appears only escaped ($$): not used, and derived, so it is dropped.
-    assert checked_substitutions(build, "cb.yaml", {"_VERSION": "v1.0.0", "_ENV": "e", "_REGION": "r"},
-                                 optional) == {"_VERSION": "v1.0.0", "_ENV": "e"}
+    wanted = {"_VERSION": "v1.0.0", "_ENV": "e", "_REGION": "r"}
+    assert checked_substitutions(build, "cb.yaml", wanted, optional) == {"_VERSION": "v1.0.0",
+                                                                         "_ENV": "e"}
     with pytest.raises(UsageError, match="does not declare the substitution _NEW"):
         checked_substitutions(build, "cb.yaml", {"_NEW": "x"}, optional)
     write(tmp_path, "cb2.yaml", BUILD.replace('"$_ENV", ', ""))

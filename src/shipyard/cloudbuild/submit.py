@@ -49,7 +49,8 @@ def plan(ctx: RunContext, config_file: str, env_given: bool) -> Submission:
                                   "environment; for local use `nox -s cloudbuild`")
         project, region = ctx.env.gcp.project, ctx.env.gcp.region
         wanted.update(_ENV=ctx.env.name, _REGION=region, _PROJECT_ID=project)
-    subs = checked_substitutions(build, config_file, wanted, optional=frozenset({"_REGION", "_PROJECT_ID"}))
+    subs = checked_substitutions(build, config_file, wanted,
+                                 optional=frozenset({"_REGION", "_PROJECT_ID"}))
     return Submission(build, subs, project, region)
 
 
