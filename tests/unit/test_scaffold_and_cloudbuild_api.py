@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.cloudbuild_api.buildfile import checked_substitutions, load
-from shipyard.cloudbuild_api.trigger import owned
+from shipyard.cloudbuild.submit_checks import checked_substitutions, load
+from shipyard.cloudbuild.trigger import owned
 from shipyard.commands import gcloud_builds as gb
 from shipyard.errors import UsageError
 from shipyard.scaffold.discover import find_services, kebab
@@ -76,13 +76,14 @@ def test_only_declared_and_used_substitutions_are_passed(tmp_path: Path) -> None
     build = load(tmp_path, "cb.yaml")
     optional = frozenset({"_REGION", "_PROJECT_ID"})
     # _REGION appears only escaped ($$): not used, and derived, so it is dropped.
-    assert checked_substitutions(build, {"_VERSION": "v1.0.0", "_ENV": "e", "_REGION": "r"},
-                                 optional) == {"_VERSION": "v1.0.0", "_ENV": "e"}
+    wanted = {"_VERSION": "v1.0.0", "_ENV": "e", "_REGION": "r"}
+    assert checked_substitutions(build, "cb.yaml", wanted, optional) == {"_VERSION": "v1.0.0",
+                                                                         "_ENV": "e"}
     with pytest.raises(UsageError, match="does not declare the substitution _NEW"):
-        checked_substitutions(build, {"_NEW": "x"}, optional)
+        checked_substitutions(build, "cb.yaml", {"_NEW": "x"}, optional)
     write(tmp_path, "cb2.yaml", BUILD.replace('"$_ENV", ', ""))
     with pytest.raises(UsageError, match="never uses the substitution _ENV"):
-        checked_substitutions(load(tmp_path, "cb2.yaml"), {"_ENV": "e"}, optional)
+        checked_substitutions(load(tmp_path, "cb2.yaml"), "cb2.yaml", {"_ENV": "e"}, optional)
 
 
 def test_a_build_file_outside_the_repo_is_refused(tmp_path: Path) -> None:
@@ -109,3 +110,32 @@ def test_a_trigger_as_read_back_counts_as_unchanged() -> None:
     assert owned(answered) == owned(body)
     assert owned({**answered, "approvalConfig": {"approvalRequired": True}}) != owned(body)
     assert owned({**answered, "substitutions": {"_ENV": "prod"}}) != owned(body)
+
+
+def test_a_submit_reads_the_file_with_paritys_rules(tmp_path: Path) -> None:
+    """One reader: a substitution in availableSecrets' versionName is used (Cloud Build's
+    documented form), shell syntax like ${_X:-y} is not a use, and a real field local parity
+    cannot run (artifacts) does not stop a submit to Cloud Build itself."""
+    write(tmp_path, "cb.yaml", """\
+substitutions: {_SECRETS: p, _SHELL: x}
+steps:
+  - name: ubuntu
+    args: [bash, -c, "echo ${_SHELL:-y}"]
+    secretEnv: [TOKEN]
+availableSecrets:
+  secretManager:
+    - {versionName: "projects/${_SECRETS}/secrets/t/versions/1", env: TOKEN}
+artifacts: {images: [x]}
+""")
+    build = load(tmp_path, "cb.yaml")
+    optional = frozenset({"_SHELL"})
+    assert checked_substitutions(build, "cb.yaml", {"_SECRETS": "p", "_SHELL": "x"},
+                                 optional) == {"_SECRETS": "p"}
+    with pytest.raises(UsageError, match="cb.yaml never uses the substitution _SHELL"):
+        checked_substitutions(build, "cb.yaml", {"_SHELL": "x"}, frozenset())
+
+
+def test_a_broken_build_file_is_named_with_its_line(tmp_path: Path) -> None:
+    write(tmp_path, "cb.yaml", "steps: [\n  {name: a\n")
+    with pytest.raises(UsageError, match=r"cb.yaml: not valid YAML \(.*line \d+\)"):
+        load(tmp_path, "cb.yaml")

@@ -32,6 +32,12 @@ class Divergence:
     behind: int
 
 
+# A `gcloud builds submit` upload leaves .git out: the usual way to end up here in a build.
+NO_GIT_HINT = ("run shipyard from a clone of the app repo; a manual `gcloud builds submit` "
+               "uploads no .git, so release from a tag-triggered build (see "
+               "docs/cloud-build-trigger.md)")
+
+
 class GitRepo:
     def __init__(self, repo: git.Repo) -> None:
         self.repo = repo
@@ -42,7 +48,7 @@ class GitRepo:
             repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise UsageError(f"not inside a git work tree: {path}",
-                             hint="run shipyard from a clone of the app repo") from None
+                             hint=NO_GIT_HINT) from None
         if repo.bare:
             raise UsageError(f"{path} is a bare repository", hint="run it in a work tree")
         return cls(repo)

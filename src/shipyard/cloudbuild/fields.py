@@ -23,6 +23,7 @@ NOT_MODELLED = {"volumes": "volumes shared between steps",
 @dataclass(frozen=True)
 class Where:
     path: Path
+    modelled_only: bool = True  # False: a NOT_MODELLED field is let through, not refused
 
     def error(self, key: str, message: str) -> ConfigError:
         at = f"{self.path}: {key}: " if key else f"{self.path}: "
@@ -30,6 +31,8 @@ class Where:
                                               "checks the same")
 
     def refuse(self, name: str, key: str | None = None) -> None:
+        if not self.modelled_only:
+            return
         raise ConfigError(f"{self.path}: {key or name}: local parity cannot model "
                           f"{NOT_MODELLED[name]}",
                           hint="run that build on Cloud Build itself (invoke "

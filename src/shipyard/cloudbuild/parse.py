@@ -66,9 +66,12 @@ class Build:
     images: tuple[str, ...]
     tags: tuple[str, ...]
     available_secrets: frozenset[str]  # env names availableSecrets defines
+    secret_versions: tuple[str, ...] = ()  # availableSecrets' versionNames (templates too)
 
 
-def load(path: Path) -> Build:
+def load(path: Path, *, modelled_only: bool = True) -> Build:
+    """The file, checked. `modelled_only=False` (a submit to Cloud Build itself) lets the real
+    fields parity cannot run (fields.NOT_MODELLED) through instead of refusing them."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -80,11 +83,11 @@ def load(path: Path) -> Build:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({_first_line(exc)})",
                           hint="gcloud builds submit refuses it too; fix the file") from None
-    return parse(data, path)
+    return parse(data, path, modelled_only=modelled_only)
 
 
-def parse(data: Any, path: Path) -> Build:
-    where = Where(path)
+def parse(data: Any, path: Path, *, modelled_only: bool = True) -> Build:
+    where = Where(path, modelled_only)
     top = where.mapping(data, "")
     where.known(top, BUILD_FIELDS, "")
     options = where.mapping(top.get("options", {}), "options")
@@ -106,7 +109,7 @@ def parse(data: Any, path: Path) -> Build:
     if option not in ("MUST_MATCH", "ALLOW_LOOSE"):
         raise where.error("options.substitutionOption",
                           f"{option!r} is neither MUST_MATCH nor ALLOW_LOOSE")
-    available = _available_secrets(where, top.get("availableSecrets"))
+    available, versions = _available_secrets(where, top.get("availableSecrets"))
     build = Build(
         path=path, steps=steps,
         substitutions=where.strings(top.get("substitutions", {}), "substitutions"),
@@ -117,7 +120,7 @@ def parse(data: Any, path: Path) -> Build:
         secret_env=where.names(options.get("secretEnv", []), "options.secretEnv"),
         images=where.names(top.get("images", []), "images"),
         tags=where.names(top.get("tags", []), "tags"),
-        available_secrets=available,
+        available_secrets=available, secret_versions=versions,
     )
     _check_secrets(where, build)
     return build
@@ -186,14 +189,14 @@ def _check_order(where: Where, steps: tuple[Step, ...]) -> None:
             known.add(step.id)
 
 
-def _available_secrets(where: Where, raw: Any) -> frozenset[str]:
+def _available_secrets(where: Where, raw: Any) -> tuple[frozenset[str], tuple[str, ...]]:
     if raw is None:
-        return frozenset()
+        return frozenset(), ()
     block = where.mapping(raw, "availableSecrets")
     where.known(block, {"secretManager", "inline"}, "availableSecrets")
     if "inline" in block:
         where.refuse("secrets", "availableSecrets.inline")
-    names = set()
+    names, versions = set(), []
     entries = block.get("secretManager", [])
     if not isinstance(entries, list):
         raise where.error("availableSecrets.secretManager", "must be a list")
@@ -204,7 +207,8 @@ def _available_secrets(where: Where, raw: Any) -> frozenset[str]:
             raise where.error(f"availableSecrets.secretManager[{i}]",
                               "needs versionName and env")
         names.add(env)
-    return frozenset(names)
+        versions.append(item["versionName"])
+    return frozenset(names), tuple(versions)
 
 
 def _check_secrets(where: Where, build: Build) -> None:

@@ -1,6 +1,7 @@
 """Substitutions the way Cloud Build resolves them, checked before any step runs.
 
-- A template (a step's name, args, env, dir, entrypoint; images; tags) names a substitution as
+- A template (a step's name, args, env, dir, entrypoint; images; tags; availableSecrets'
+  versionNames, whose documented form is projects/$PROJECT_ID/secrets/...) names a substitution as
   `$KEY` or `${KEY}`, KEY matching [A-Z_][A-Z0-9_]*; `$$` is a literal `$`. Anything else after
   a `$` (`${X:-y}`, `$1`, `$lower`) is left alone: it is the step's own shell syntax.
 - User substitutions match ^_[A-Z0-9_]+$; a few built-ins may be overridden (TAG_NAME, ...).
@@ -144,6 +145,7 @@ def _templates(build: Build) -> Iterator[str]:
             yield step.entrypoint
     yield from build.images
     yield from build.tags
+    yield from build.secret_versions
 
 
 def _apply(build: Build, sub: Callable[[str], str]) -> Build:
@@ -154,4 +156,5 @@ def _apply(build: Build, sub: Callable[[str], str]) -> Build:
 
     return replace(build, steps=tuple(step(s) for s in build.steps),
                    images=tuple(sub(i) for i in build.images),
-                   tags=tuple(sub(t) for t in build.tags))
+                   tags=tuple(sub(t) for t in build.tags),
+                   secret_versions=tuple(sub(v) for v in build.secret_versions))

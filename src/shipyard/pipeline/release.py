@@ -31,6 +31,7 @@ def release(ctx: RunContext, *, break_lock: bool = False,
     from shipyard.stages.tag import tag_release
 
     version = ctx.release
+    GitRepo.open(ctx.config.root)  # no git work tree (a manual submit's upload): refused at once
     ctx.target  # noqa: B018 - an unsupported target is refused before preflight runs
     require_passing(ctx, skip_checklist)  # Fase 7's gate, where the environment asks for it
     preflight(ctx)

@@ -129,5 +129,6 @@ def all_files(app: str, branch: str, services: list[FoundService],
     return {"shipyard.toml": shipyard_toml(app, branch, services, earlier),
             "tasks.py": template("tasks.py"),
             "noxfile.py": template("noxfile.py"),
-            "ci-cd/cloudbuild.yaml": template("ci-cd/cloudbuild.yaml"),
+            **{f"ci-cd/{name}": template(f"ci-cd/{name}")
+               for name in ("cloudbuild.yaml", "builder.Dockerfile", "requirements.txt")},
             **k8s_files(app, services)}

@@ -35,7 +35,7 @@ def cloudbuild_submit(c: Context, version: str | None = None, env: str | None = 
     naming the build and `gcloud builds log ID`.
     """
     ctx = run_context(c, env=env or "local", version=version, dry_run=dry_run)
-    from shipyard.cloudbuild_api import submit as cb
+    from shipyard.cloudbuild import submit as cb
 
     submission = cb.plan(ctx, config or ctx.config.cloudbuild.config, env_given=env is not None)
     build = cb.submit(ctx, submission, upload_source=not no_source, asynchronous=async_)
@@ -62,6 +62,6 @@ def cloudbuild_trigger(c: Context, env: str | None = None, dry_run: bool = False
     if env is None:
         raise UsageError("--env is required", hint="e.g. --env staging")
     ctx = run_context(c, env=env, dry_run=dry_run, version_required=False)
-    from shipyard.cloudbuild_api import trigger as cb
+    from shipyard.cloudbuild import trigger as cb
 
     cb.converge(ctx, cb.desired(ctx))

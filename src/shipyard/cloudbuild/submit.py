@@ -12,7 +12,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from shipyard.cloudbuild_api.buildfile import BuildFile, checked_substitutions, load
+from shipyard.cloudbuild.parse import Build
+from shipyard.cloudbuild.submit_checks import checked_substitutions, load
 from shipyard.commands import gcloud_builds as gb
 from shipyard.errors import CommandError, ShipyardError, UsageError
 from shipyard.pipeline.context import RunContext
@@ -28,7 +29,7 @@ _CREATED = re.compile(r"/builds/([0-9a-f-]{8,})\]")
 
 @dataclass(frozen=True)
 class Submission:
-    build_file: BuildFile
+    build_file: Build
     substitutions: dict[str, str]
     project: str | None
     region: str | None
@@ -48,7 +49,8 @@ def plan(ctx: RunContext, config_file: str, env_given: bool) -> Submission:
                                   "environment; for local use `nox -s cloudbuild`")
         project, region = ctx.env.gcp.project, ctx.env.gcp.region
         wanted.update(_ENV=ctx.env.name, _REGION=region, _PROJECT_ID=project)
-    subs = checked_substitutions(build, wanted, optional=frozenset({"_REGION", "_PROJECT_ID"}))
+    subs = checked_substitutions(build, config_file, wanted,
+                                 optional=frozenset({"_REGION", "_PROJECT_ID"}))
     return Submission(build, subs, project, region)
 
 
@@ -105,14 +107,9 @@ def write_ignore_file(ctx: RunContext) -> str:
     return relative
 
 
-def _timeout(build: BuildFile) -> float:
+def _timeout(build: Build) -> float:
     """Wait as long as the file lets the build run, plus gcloud's own start and polling."""
-    text = str(build.data.get("timeout") or "600s")
-    try:
-        seconds = float(text.rstrip("s"))
-    except ValueError:
-        seconds = 600.0
-    return seconds + 300.0
+    return build.timeout + 300.0
 
 
 def _build_id(stdout: str, stderr: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from shipyard.cloudbuild_api.buildfile import load
+from shipyard.cloudbuild.submit_checks import declares_and_uses, load
 from shipyard.commands import gcloud_builds as gb
 from shipyard.errors import CommandError, ConfigError, UsageError
 from shipyard.pipeline.context import RunContext
@@ -40,7 +40,7 @@ def desired(ctx: RunContext) -> gb.TagTrigger:
                           hint="set [cloudbuild] github_owner and github_name (or a 2nd-gen "
                                "repository); see docs/cloud-build-trigger.md")
     build = load(ctx.config.root, cb.config)
-    if "_ENV" not in build.declared or "_ENV" not in build.used:
+    if not declares_and_uses(build, "_ENV"):
         raise UsageError(f"{cb.config} does not declare and use _ENV",
                          hint="the trigger passes _ENV=ENV; add it under substitutions")
     name = f"{ctx.config.project.name}-{ctx.env.name}-release"
