@@ -214,8 +214,9 @@ def test_the_sample_releases_from_a_detached_tag_checkout(
         done = parity(ci, "--version", "v1.1.0", "--json", timeout=900)
         assert done.returncode == 0, done.stderr[-4000:]
         assert summary(done) == {"status": "SUCCESS", **{
-            step: ("SUCCESS", 0) for step in ("version", "install", "tests", "scan", "release")}}
-        assert 'Step #2 "tests": 6 passed' in done.stderr
+            step: ("SUCCESS", 0) for step in ("version", "history", "install", "tests", "scan",
+                                                 "release")}}
+        assert 'Step #3 "tests": 6 passed' in done.stderr
         assert "released v1.1.0 to local" in done.stderr
         ports = config["environments"]["local"]["proxy_ports"]
         assert http_get(ports["api-server"]) == (200, "v1.1.0")

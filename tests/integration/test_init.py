@@ -226,7 +226,8 @@ def test_init_copies_the_templates_it_owns(app: Path) -> None:
         assert (SAMPLE / rel).read_bytes() == template, f"the sample's {rel}"
     assert sessions(TEMPLATES / "noxfile.py") == {"tests", "build", "scan"}
     build = parse.load(app / "ci-cd/cloudbuild.yaml")
-    assert [s.id for s in build.steps] == ["version", "install", "tests", "scan", "release"]
+    assert [s.id for s in build.steps] == ["version", "history", "install", "tests", "scan",
+                                            "release"]
     resolved = substitute.resolve(build, dict(build.substitutions), {"TAG_NAME": "v0.1.0"})
     assert resolved.values["_VERSION"] == "v0.1.0"
 

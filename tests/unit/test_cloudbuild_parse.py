@@ -34,13 +34,15 @@ def step(**fields: Any) -> dict[str, Any]:
 
 def test_the_samples_file_reads_as_the_lead_wrote_it() -> None:
     sample = parse.load(SAMPLE / FILE)
-    assert [s.id for s in sample.steps] == ["version", "install", "tests", "scan", "release"]
+    assert [s.id for s in sample.steps] == ["version", "history", "install", "tests",
+                                            "scan", "release"]
     assert sample.timeout == 1800.0 and sample.dynamic and not sample.loose
     assert sample.substitutions["_VERSION"] == "${TAG_NAME}"
-    assert sample.steps[4].args == ("release", "--version", "${_VERSION}", "--env", "${_ENV}")
+    assert sample.steps[5].args == ("release", "--version", "${_VERSION}", "--env", "${_ENV}")
     assert sample.steps[0].env == ("RELEASE_VERSION=${_VERSION}",)
-    assert dependencies(sample.steps) == (frozenset(), frozenset({0}), frozenset({1}),
-                                          frozenset({1}), frozenset({2, 3}))
+    assert dependencies(sample.steps) == (frozenset(), frozenset({0}), frozenset({0}),
+                                          frozenset({2}), frozenset({2}),
+                                          frozenset({1, 3, 4}))
 
 
 def test_the_template_and_the_samples_copy_are_the_same_file() -> None:
