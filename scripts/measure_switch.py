@@ -1,6 +1,6 @@
 """Measure traffic switches of the local target under unpaced load, and print the numbers.
 
-A scratch copy of examples/meta-ad-studio on free loopback ports (scripts/bench_deploy.py's
+A scratch copy of examples/meta-ad-studio on free loopback ports (benchmarks/deploy.py's
 DeployBench), two releases built and pushed, then SWITCHES deploys in a row that alternate
 between them (`invoke deploy --version V`: the first two create revisions, the rest restart
 kept ones), each while the request loop of the integration tests (tests/integration/
@@ -28,9 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_deploy import DeployBench  # noqa: E402
+from benchmarks.deploy import DeployBench  # noqa: E402
 from tests.integration.release_fixtures import Load  # noqa: E402
 
 
