@@ -185,7 +185,9 @@ class GkeTarget:
                                  f"({', '.join(sorted(s.env))}) has nowhere to go",
                                  hint="map the service to its Deployment and image in "
                                       "[environments.ENV.workloads] (docs/gke.md)")
-            patches.append(r.EnvPatch(deployment, container, s.env))
+            index = rendered[deployment].containers.index(found)
+            patches.append(r.EnvPatch(deployment, index, rendered[deployment].env_names[index],
+                                      s.env))
         return patches
 
     def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:

@@ -50,21 +50,29 @@ def image_name(reference: str) -> str:
 
 @dataclass(frozen=True)
 class EnvPatch:
-    """Plain env vars on one container of one Deployment: a strategic-merge patch, which
-    merges `env` by name (a variable the base sets gets the new value, others stay)."""
+    """Plain env vars on one container of one Deployment, as JSON 6902 operations at the
+    container's index: a variable the base sets is replaced in place, a new one appended, and
+    nothing else moves (kustomize's strategic merge would put the patched container first,
+    reordering a base's sidecars)."""
 
     deployment: str
-    container: str
+    index: int  # the container's position in the rendered pod template
+    existing: tuple[str, ...]  # the container's env names in the render, in order
     env: Mapping[str, str]
 
     def patch(self) -> dict[str, Any]:
-        body = {"apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": self.deployment},
-                "spec": {"template": {"spec": {"containers": [
-                    {"name": self.container,
-                     "env": [{"name": k, "value": v} for k, v in sorted(self.env.items())]}]}}}}
+        at = f"/spec/template/spec/containers/{self.index}/env"
+        ops: list[dict[str, Any]] = [] if self.existing else [
+            {"op": "add", "path": at, "value": []}]
+        for name, value in sorted(self.env.items()):
+            entry = {"name": name, "value": value}
+            if name in self.existing:  # the whole entry: a valueFrom must not stay beside it
+                ops.append({"op": "replace", "path": f"{at}/{self.existing.index(name)}",
+                            "value": entry})
+            else:
+                ops.append({"op": "add", "path": f"{at}/-", "value": entry})
         return {"target": {"kind": "Deployment", "name": self.deployment},
-                "patch": json.dumps(body)}
+                "patch": json.dumps(ops)}
 
 
 def env_of(deployment: Mapping[str, Any], container: str) -> dict[str, str]:
@@ -84,6 +92,7 @@ class RenderedDeployment:
     images: tuple[str, ...]
     progress_deadline: int
     containers: tuple[tuple[str, str], ...] = ()  # (container name, image), in order
+    env_names: tuple[tuple[str, ...], ...] = ()  # each container's env names, in order
 
     def container_for(self, image: str, container: str | None) -> tuple[str, str] | None:
         """The container shipyard pins: the one named, else the one running `image`."""
@@ -103,10 +112,13 @@ def deployments(render: str, default_namespace: str) -> list[RenderedDeployment]
         pod = ((spec.get("template") or {}).get("spec") or {})
         containers = tuple((str(c.get("name", "")), str(c.get("image", "")))
                            for c in pod.get("containers") or [])
+        env_names = tuple(tuple(str(e.get("name", "")) for e in c.get("env") or [])
+                          for c in pod.get("containers") or [])
         found.append(RenderedDeployment(
             str(meta.get("name")), str(meta.get("namespace") or default_namespace),
             tuple(image for _, image in containers),
-            int(spec.get("progressDeadlineSeconds") or DEFAULT_PROGRESS_DEADLINE), containers))
+            int(spec.get("progressDeadlineSeconds") or DEFAULT_PROGRESS_DEADLINE), containers,
+            env_names))
     return found
 
 
