@@ -245,6 +245,8 @@ def test_on_gke_the_note_names_the_overlay_that_pins_versions(staging: Staging) 
             "in k8s/overlays/prod names: change db-url's there to the new version, then "
             "release") in ran.err
     check = invoke(staging.app, "secrets-check", "--env", "prod", env=staging.env)
-    assert check.code == 1  # prod names no service_account: no one to check access for
-    assert "environments.prod.service_account (the account the services run as) is not set" \
-        in check.line("error: ")
+    assert check.code == 1  # prod's runtime account was granted nothing here
+    failed = check.line("error: ")
+    assert "secret DATABASE_URL: serviceAccount:meta-ad-studio-run@meta-ad-studio-prod" \
+        ".iam.gserviceaccount.com" in failed, failed
+    assert "redis-url not found in Secret Manager" in failed, failed

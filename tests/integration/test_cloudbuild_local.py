@@ -190,8 +190,9 @@ def test_the_samples_build_without_a_version_fails_at_once(
     done = parity(app, "--json")
     assert done.returncode == 2, done.stderr
     assert summary(done) == {"status": "FAILURE", "version": ("FAILURE", 2),
-                             "install": ("QUEUED", None), "tests": ("QUEUED", None),
-                             "scan": ("QUEUED", None), "release": ("QUEUED", None)}
+                             "history": ("QUEUED", None), "install": ("QUEUED", None),
+                             "tests": ("QUEUED", None), "scan": ("QUEUED", None),
+                             "release": ("QUEUED", None)}
     assert "Step #0 \"version\": error: no release version: _VERSION='' is not " \
            "vMAJOR.MINOR.PATCH" in done.stderr
     assert git(app, "status", "--porcelain") == ""
