@@ -42,6 +42,7 @@ class Invocation:
     commands: list[tuple[str, float]]  # (argv as shipyard logged it, seconds), every attempt
     hits: list[tuple[str, str, str]]  # registry requests during the invocation
     ran: list[list[str]]  # the argv of each command that exited 0, in order
+    api: list[str] = field(default_factory=list)  # API requests shipyard made itself
 
 
 @dataclass
@@ -119,17 +120,20 @@ class App:
         started = time.perf_counter()
         done = invoke_ok(self.work, args, env)
         seconds = time.perf_counter() - started
-        commands, ran = [], []
+        commands, ran, api = [], [], []
         if self.command_log.exists():
             with self.command_log.open("rb") as stream:
                 stream.seek(log_mark)
                 for line in stream.read().decode().splitlines():
                     entry = json.loads(line)
+                    if "argv" not in entry:  # a request made without a process
+                        api.append(str(entry.get("request")))
+                        continue
                     commands.append((str(entry["argv"]), float(entry["seconds"])))
                     if entry["exit"] == 0:
                         ran.append(shlex.split(entry["argv"]))
         return Invocation(seconds, done.err, commands,
-                          self.registry.hits_since(reg_mark), ran)
+                          self.registry.hits_since(reg_mark), ran, api)
 
     def input_digests(self, version: str) -> dict[str, str]:
         """Each service's input digest, computed by shipyard's own code (for the raw images)."""

@@ -140,7 +140,7 @@ def test_the_flag_is_a_verified_revision_of_the_same_image_on_cloud_run(staging:
     writes = [r for r in run.requests[asked:] if r.method in ("POST", "PUT", "DELETE")]
     assert [(r.command, r.path.rsplit("/", 1)[-1]) for r in writes] == [
         ("gcloud.run.services.update", "alpha"),
-        ("gcloud.run.services.update-traffic", "alpha")]  # beta untouched; no deploy
+        ("shipyard.run.services.update-traffic", "alpha")]  # beta untouched; no deploy
     update = writes[0].body
     # Sent with no traffic: every percent still on v1's revision, the new one only tagged.
     assert [t for t in update["spec"]["traffic"] if t.get("percent")] == [
@@ -170,7 +170,7 @@ def test_the_flag_is_a_verified_revision_of_the_same_image_on_cloud_run(staging:
     assert failed.code == 1, failed.text
     assert "answered 200 'v0.0.0', not v1.0.0" in failed.err
     assert "nothing was switched: v1.0.0 keeps serving with video_generation=off" in failed.err
-    assert not any(r.command == "gcloud.run.services.update-traffic"
+    assert not any(r.command == "shipyard.run.services.update-traffic"
                    for r in run.requests[asked:] if r.method == "PUT")
     assert staging.serving("alpha")["metadata"]["name"] == after["metadata"]["name"]
     status = json.loads(staging.ok("status", "--json").out)
@@ -185,7 +185,7 @@ def test_the_flag_is_a_verified_revision_of_the_same_image_on_cloud_run(staging:
     asked = len(run.requests)
     staging.ok("rollback")
     assert {r.command for r in run.requests[asked:] if r.method == "PUT"} == {
-        "gcloud.run.services.update-traffic"}
+        "shipyard.run.services.update-traffic"}
     assert staging.serving("alpha")["metadata"]["name"] == after["metadata"]["name"]
     assert staging.api_status("alpha") == {**staging.api_status("alpha"),
                                            "video_generation": "off", "version": "v1.0.0"}

@@ -132,7 +132,7 @@ def test_release_deploy_fail_rollback_on_cloud_run(
     deploys = [r for r in deploy_writes if r.method == "PUT" and
                r.command == "gcloud.run.deploy"]
     moves = [r for r in deploy_writes if r.method == "PUT" and
-             r.command == "gcloud.run.services.update-traffic"]
+             r.command == "shipyard.run.services.update-traffic"]
     assert len(deploys) == 2 and len(moves) == 2
     assert all(t.get("percent") == 100 and t.get("revisionName") == v1[r.path.rsplit("/")[-1]]
                for r in deploys for t in r.body["spec"]["traffic"] if t.get("percent"))
@@ -172,14 +172,21 @@ def test_release_deploy_fail_rollback_on_cloud_run(
     pinned = staging.ok("deploy-run", "--version", "v2.0.0", "--env", "staging")
     assert "warning: alpha: traffic was set by hand" in pinned.err
 
-    # Rollback: one traffic update per service, no deploy, back to v1's recorded revisions.
+    # Rollback: one traffic update per service, no deploy, back to v1's recorded revisions,
+    # all from shipyard's own process: not one gcloud start-up (the token is the environment's).
     before = len(run.requests)
+    log = staging.repo.work / ".shipyard" / "logs" / "commands.log"
+    logged = len(log.read_text().splitlines())
     staging.ok("rollback", "--env", "staging", "--to", "v1.0.0")
+    entries = [json.loads(line) for line in log.read_text().splitlines()[logged:]]
+    assert not [e for e in entries if "gcloud" in str(e.get("argv"))], entries
+    assert sorted(e["request"].rsplit("/", 1)[-1] for e in entries
+                  if e.get("request", "").startswith("API PUT")) == ["alpha", "beta"]
     rollback = run.requests[before:]
     assert [r for r in rollback if r.method == "POST"] == []
     assert sorted(r.path.rsplit("/")[-1] for r in rollback if r.method == "PUT") == [
         "alpha", "beta"]
-    assert all(r.command == "gcloud.run.services.update-traffic"
+    assert all(r.command == "shipyard.run.services.update-traffic"
                for r in rollback if r.method == "PUT")
     assert {n: next(iter(run.traffic(n))) for n in v1} == v1
 
@@ -285,5 +292,5 @@ def test_rollback_to_a_revision_that_is_gone_deploys_its_image_again(staging: St
     assert staging.serving() == {"alpha": "v1-0-0", "beta": "v1-0-0"}
     asked = run.requests[before:]
     first_move = next(i for i, r in enumerate(asked) if r.method == "PUT"
-                      and r.command == "gcloud.run.services.update-traffic")
+                      and r.command == "shipyard.run.services.update-traffic")
     assert not [r for r in asked[:first_move] if "/revisions" in r.path]  # no list first

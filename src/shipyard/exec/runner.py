@@ -120,6 +120,17 @@ class Runner:
                 return attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def plan(self, text: str) -> None:
+        """Dry-run: say what a write that is not a command (an API request) would do."""
+        _plan_line(f"[dry-run] {self.redactor(text)}")
+
+    def note(self, entry: Mapping[str, object]) -> None:
+        """Log a request made without a process (an API call) next to the commands: its
+        `request` line, status and seconds; never a body."""
+        self._write_log({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                         **{k: self.redactor(v) if isinstance(v, str) else v
+                            for k, v in entry.items()}})
+
     def spawn(self, argv: Sequence[str], *, log: Path, cwd: Path | None = None) -> int | None:
         """Start a long-running daemon in the background, its output appended to `log`.
 
@@ -248,6 +259,11 @@ class Runner:
         }
         if timed_out:
             entry["timed_out"] = True
+        self._write_log(entry)
+
+    def _write_log(self, entry: Mapping[str, object]) -> None:
+        if self.log_path is None:
+            return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a", encoding="utf-8") as log:
             log.write(json.dumps(entry) + "\n")

@@ -1,13 +1,15 @@
 """The `cloudrun` deploy target: `gcloud run deploy` by digest, secrets as Secret Manager
 references, every new revision verified through its tag URL before any traffic moves, then one
-`update-traffic` per service; a rollback is a traffic move back to recorded revisions.
+traffic move per service; a rollback is a traffic move back to recorded revisions.
 
-Everything goes through the real gcloud (commands/gcloud.py argv, run by the runner), in
-parallel per service: a gcloud call costs 1-2 s of start-up, so serial calls add up.
+Revisions are made by the real gcloud (commands/gcloud.py argv, run by the runner), in parallel
+per service. Reads and traffic moves go to the Cloud Run Admin API from this process (api.py):
+a gcloud call costs about 1 s of CPU to start, so N of them side by side add up.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +21,12 @@ from shipyard.config import Service
 from shipyard.config.cloudrun import RunSettings
 from shipyard.errors import CommandError, ShipyardError, UsageError
 from shipyard.exec.runner import Result
-from shipyard.exec.tools import tool_version
 from shipyard.registries.client import Registry
 from shipyard.stages.fanout import fan_out
 from shipyard.state import audit
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
 from shipyard.targets.cloudrun import verify
+from shipyard.targets.cloudrun.api import ApiError, RunApi
 from shipyard.targets.cloudrun.spec import (
     check_names,
     gcloud_error,
@@ -35,11 +37,17 @@ from shipyard.targets.cloudrun.state import (
     VERSION_LABEL,
     RevisionState,
     ServiceState,
-    parse_revisions,
     parse_service,
+    revision_states,
+    service_state,
     tag_of,
 )
-from shipyard.targets.gcloud_auth import artifact_registry, auth_detail, gcloud_path
+from shipyard.targets.gcloud_auth import (
+    artifact_registry,
+    auth_detail,
+    gcloud_path,
+    gcloud_version,
+)
 from shipyard.ui import console
 from shipyard.version import Version
 
@@ -48,7 +56,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
-NOT_FOUND = "cannot find service"
 REVISION_GONE = ("does not exist", "not found")  # Cloud Run refusing traffic to it
 
 
@@ -61,6 +68,8 @@ class CloudRunTarget:
         self.run: RunSettings = ctx.env.gcp.run
         self.gcloud = gcloud_path()
         self._registry, self._login = artifact_registry(ctx, self.gcloud)
+        self.api = RunApi(self.gcp.project, self.gcp.region, os.environ, self._login.token,
+                          record=self.runner.note)
         self._urls: dict[str, str] = {}
         self._tokens: dict[str, str] = {}  # URL → identity token, for private services
         self._token_lock = threading.Lock()
@@ -70,8 +79,7 @@ class CloudRunTarget:
     # ----------------------------------------------------------- the Target protocol --
 
     def preflight_checks(self) -> Sequence[Check]:
-        return (Check("gcloud", lambda: tool_version(self.runner, (self.gcloud, "--version"),
-                                                     "gcloud")),
+        return (Check("gcloud", lambda: gcloud_version(self.ctx, self.gcloud)),
                 Check("gcloud auth", lambda: auth_detail(self._login)),
                 Check("cloud run names", lambda: check_names(self.ctx)),
                 *self.ctx.secrets.checks())
@@ -237,34 +245,48 @@ class CloudRunTarget:
         return before
 
     def _revisions(self, name: str) -> dict[str, RevisionState]:
-        return parse_revisions(self._read(g.list_revisions(
-            self.gcloud, name, self.gcp.region, self.gcp.project)).stdout)
+        try:
+            return revision_states(self.api.revisions(name))
+        except ApiError as exc:
+            raise self._unreadable(name, exc) from None
 
     def _move(self, name: str, revision: str) -> None:
-        self._write(g.update_traffic(self.gcloud, name, self.gcp.region, self.gcp.project,
-                                     {revision: 100}), timeout=600)
+        """All of `name`'s traffic to `revision` (its tags kept), through the API."""
+        if self.runner.dry_run:
+            self.runner.plan(f"Cloud Run API: move all traffic of {name} to {revision} "
+                             f"(= gcloud run services update-traffic {name} "
+                             f"--to-revisions {revision}=100)")
+            return
+        try:
+            self.api.move_traffic(name, revision)
+        except ApiError as exc:
+            hint = exc.hint or ("by hand: " + " ".join(g.update_traffic(
+                "gcloud", name, self.gcp.region, self.gcp.project, {revision: 100})))
+            raise _MoveRefused(f"{name}: traffic did not move to {revision}: {exc.message}",
+                               hint=hint, said=exc.message) from None
 
     def _move_back(self, name: str, revision: str) -> bool:
         """Move `name`'s traffic to `revision`; False when Cloud Run says it does not exist."""
         try:
             self._move(name, revision)
-        except CommandError as exc:
-            said = exc.stderr_tail.lower()
+        except _MoveRefused as exc:
+            said = exc.said.lower()
             if revision.lower() in said and any(w in said for w in REVISION_GONE):
                 return False
             raise
         return True
 
     def _describe(self, name: str) -> ServiceState | None:
-        result = self._read(g.describe_service(self.gcloud, name, self.gcp.region,
-                                               self.gcp.project), check=False)
-        if result.ok:
-            return parse_service(result.stdout)
-        if NOT_FOUND in result.stderr.lower():
-            return None
-        raise ShipyardError(f"gcloud could not describe Cloud Run service {name}: "
-                            f"{gcloud_error(result.stderr)}",
-                            hint="check `gcloud auth list` and the project and region")
+        try:
+            found = self.api.service(name)
+        except ApiError as exc:
+            raise self._unreadable(name, exc) from None
+        return None if found is None else service_state(found)
+
+    def _unreadable(self, name: str, exc: ApiError) -> ShipyardError:
+        return ShipyardError(f"could not read Cloud Run service {name}: {exc.message}",
+                             hint=exc.hint or "check `gcloud auth list` and the project and "
+                                              "region in shipyard.toml")
 
     def _report_pinned(self, states: Mapping[str, ServiceState | None]) -> None:
         """Traffic someone moved by hand: reported before shipyard's own move replaces it."""
@@ -322,6 +344,12 @@ class CloudRunTarget:
         digest = image.rpartition("@")[2] if "@" in image else ""
         return Revision(service=service, version=str(version), digest=digest, image=image,
                         name=name, url=url)
+
+
+class _MoveRefused(ShipyardError):
+    def __init__(self, message: str, *, hint: str, said: str) -> None:
+        super().__init__(message, hint=hint)
+        self.said = said
 
 
 def _missing(planned: ServicePlan) -> ServiceState:

@@ -1,5 +1,6 @@
-"""Reading what Cloud Run says: `gcloud run services describe` and `revisions list` JSON
-(Knative serving v1 objects), into the few facts a deploy, a rollback and `status` need."""
+"""Reading what Cloud Run says: Knative serving v1 Services and Revisions (from the API, or
+printed by `gcloud run deploy --format json`), into the few facts a deploy, a rollback and
+`status` need."""
 
 from __future__ import annotations
 
@@ -56,7 +57,10 @@ class ServiceState:
 
 
 def parse_service(text: str) -> ServiceState:
-    data: dict[str, Any] = json.loads(text)
+    return service_state(json.loads(text))
+
+
+def service_state(data: dict[str, Any]) -> ServiceState:
     status = data.get("status") or {}
     ready: dict[str, Any] = next(
         (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
@@ -84,9 +88,9 @@ class RevisionState:
     ready: bool
 
 
-def parse_revisions(text: str) -> dict[str, RevisionState]:
+def revision_states(items: list[dict[str, Any]]) -> dict[str, RevisionState]:
     found = {}
-    for item in json.loads(text or "[]"):
+    for item in items:
         meta, spec = item.get("metadata") or {}, item.get("spec") or {}
         containers = spec.get("containers") or [{}]
         conditions = (item.get("status") or {}).get("conditions") or []

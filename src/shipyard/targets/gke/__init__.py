@@ -31,7 +31,12 @@ from shipyard.registries.client import Registry
 from shipyard.state.records import write_json
 from shipyard.state.workspace import state_dir, state_path
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision
-from shipyard.targets.gcloud_auth import artifact_registry, auth_detail, gcloud_path
+from shipyard.targets.gcloud_auth import (
+    artifact_registry,
+    auth_detail,
+    gcloud_path,
+    gcloud_version,
+)
 from shipyard.targets.gke import render as r
 from shipyard.targets.gke.lease import DeployLease
 from shipyard.ui import console
@@ -61,8 +66,7 @@ class GkeTarget:
     # ----------------------------------------------------------- the Target protocol --
 
     def preflight_checks(self) -> Sequence[Check]:
-        return (Check("gcloud", lambda: tool_version(self.runner, (self.gcloud, "--version"),
-                                                     "gcloud")),
+        return (Check("gcloud", lambda: gcloud_version(self.ctx, self.gcloud)),
                 Check("kubectl", lambda: tool_version(
                     self.runner, (self.kubectl, "version", "--client"), "kubectl")),
                 Check("gcloud auth", lambda: auth_detail(self._login)),
