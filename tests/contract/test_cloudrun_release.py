@@ -285,6 +285,21 @@ def test_rollback_to_a_revision_that_is_gone_deploys_its_image_again(staging: St
     v1 = {name: next(iter(run.traffic(name))) for name in ("alpha", "beta")}
     staging.change("v2")
     staging.ok("release", "--version", "v2.0.0", "--env", "staging")
+    v2 = {name: next(iter(run.traffic(name))) for name in ("alpha", "beta")}
+
+    # A dry run reads, says each move with the gcloud command that does the same, writes none.
+    before = len(run.requests)
+    log = staging.repo.work / ".shipyard" / "logs" / "commands.log"
+    logged = log.read_text()
+    planned = staging.ok("rollback", "--env", "staging", "--to", "v1.0.0", "--dry-run")
+    for name in ("alpha", "beta"):
+        assert (f"[dry-run] Cloud Run API: move all traffic of {name} to {v1[name]} (= gcloud "
+                f"run services update-traffic {name} --to-revisions {v1[name]}=100)"
+                in planned.out), planned.text
+    assert [r.method for r in run.requests[before:] if r.method != "GET"] == []
+    assert {n: next(iter(run.traffic(n))) for n in v2} == v2
+    assert log.read_text() == logged
+
     run.delete_revision("alpha", v1["alpha"])  # out of band: v1's alpha revision is gone
     before = len(run.requests)
     rolled = staging.ok("rollback", "--env", "staging", "--to", "v1.0.0")
