@@ -10,7 +10,6 @@ a gcloud call costs about 1 s of CPU to start, so N of them side by side add up.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -23,7 +22,6 @@ from shipyard.errors import CommandError, ShipyardError, UsageError
 from shipyard.exec.runner import Result
 from shipyard.registries.client import Registry
 from shipyard.stages.fanout import fan_out
-from shipyard.state import audit
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
 from shipyard.targets.cloudrun import verify
 from shipyard.targets.cloudrun.api import ApiError, RunApi
@@ -42,6 +40,7 @@ from shipyard.targets.cloudrun.state import (
     service_state,
     tag_of,
 )
+from shipyard.targets.cloudrun.tokens import IdentityTokens
 from shipyard.targets.gcloud_auth import (
     artifact_registry,
     auth_detail,
@@ -71,8 +70,7 @@ class CloudRunTarget:
         self.api = RunApi(self.gcp.project, self.gcp.region, os.environ, self._login.token,
                           record=self.runner.note)
         self._urls: dict[str, str] = {}
-        self._tokens: dict[str, str] = {}  # URL → identity token, for private services
-        self._token_lock = threading.Lock()
+        self._tokens = IdentityTokens(ctx, self.gcloud)  # for private services' URLs
         if ctx.version is not None:
             check_names(ctx)  # Cloud Run's name limits: bad input, refused before anything runs
 
@@ -167,7 +165,7 @@ class CloudRunTarget:
     def _check(self, name: str, url: str, version: Version) -> str | None:
         service = self._service(name)
         return verify.check(url, service.health_path, service.version_path, str(version),
-                            lambda: self._identity(name, url))
+                            lambda: self._tokens.bearer(name, url))
 
     # ------------------------------------------------------------------- internals --
 
@@ -212,37 +210,10 @@ class CloudRunTarget:
         console.note(f"{name}: {revision} verified through {url}")
         return revision
 
-    def _clear_failed_tags(self, state: ServiceState) -> None:
-        """A failed deploy leaves its revision at 0% with its tag, for inspection. While a tag
-        points at a revision that never became ready, Cloud Run keeps the service not Ready
-        and every later deploy fails with that revision's message: the next deploy drops the
-        tags of failed revisions first, and says so."""
-        revisions = self._revisions(state.name)
-        failed = sorted(tag for tag, rev in state.asked_tags.items()
-                        if not (revisions.get(rev) and revisions[rev].ready))
-        if not failed:
-            return
-        if not self.runner.dry_run:
-            console.note(f"{state.name}: removing the tags of failed revisions: "
-                         f"{', '.join(failed)}")
-        # gcloud exits 1 here even when the tags are gone: the service stays not Ready until
-        # a good revision replaces the failed latest one. What counts is the tags being gone.
-        self.runner.run(g.remove_tags(self.gcloud, state.name, self.gcp.region,
-                                      self.gcp.project, failed), check=False, timeout=600)
-        after = None if self.runner.dry_run else self._describe(state.name)
-        if after is not None and set(failed) & set(after.asked_tags):
-            raise ShipyardError(f"{state.name}: could not remove the tags of failed revisions "
-                                f"({', '.join(failed)})", hint="gcloud run services "
-                                f"update-traffic {state.name} --remove-tags "
-                                f"{','.join(failed)} --region {self.gcp.region}")
-
     def _prepare(self, names: list[str]) -> dict[str, ServiceState | None]:
-        """Each service as it is now; hand-set traffic reported, failed revisions' tags gone."""
-        before = self._each(self._describe, names)
-        self._report_pinned(before)
-        stuck = [n for n, s in before.items() if s is not None and s.stuck_tags()]
-        self._each(lambda n: self._clear_failed_tags(before[n]), stuck)  # type: ignore[arg-type]
-        return before
+        from shipyard.targets.cloudrun.prepare import prepare
+
+        return prepare(self, names)
 
     def _revisions(self, name: str) -> dict[str, RevisionState]:
         try:
@@ -288,22 +259,6 @@ class CloudRunTarget:
                              hint=exc.hint or "check `gcloud auth list` and the project and "
                                               "region in shipyard.toml")
 
-    def _report_pinned(self, states: Mapping[str, ServiceState | None]) -> None:
-        """Traffic someone moved by hand: reported before shipyard's own move replaces it."""
-        serving = audit.serving(self.ctx.config.root, self.ctx.env.name)
-        ours = {r.get("name") for r in self.ctx.record_of(Version.parse(serving)).data.get(
-            "revisions") or []} if serving else set()
-        for name, state in states.items():
-            split = state.serving() if state else []
-            foreign = [t for t in split if t.revision not in ours]
-            if len(split) > 1 or (ours and foreign):
-                shown = ", ".join(f"{t.revision} {t.percent}%" for t in split)
-                console.note(f"warning: {name}: traffic was set by hand ({shown}); this deploy "
-                             "moves all of it to the new revision once verified")
-
-    def _read(self, argv: tuple[str, ...], *, check: bool = True) -> Result:
-        return self.runner.run(argv, mutates=False, check=check, timeout=300)
-
     def _write(self, argv: tuple[str, ...], *, timeout: float) -> Result:
         return self.runner.run(argv, timeout=timeout)
 
@@ -315,26 +270,6 @@ class CloudRunTarget:
             return {}
         with ThreadPoolExecutor(max_workers=len(items)) as pool:
             return dict(zip(items, pool.map(work, items), strict=True))
-
-    def _identity(self, name: str, url: str) -> str | None:
-        """The bearer for a private service's URL: an identity token whose audience is that
-        URL, read from gcloud's stdout (never argv), masked in everything printed or logged,
-        and minted once per URL (it lives an hour; verification retries every half second)."""
-        if self.run.is_public(name):
-            return None
-        with self._token_lock:
-            if url not in self._tokens:
-                argv = g.print_identity_token(self.gcloud, url, self.run.invoker_service_account)
-                hint = (f"the deployer must be allowed to mint tokens for "
-                        f"{self.run.invoker_service_account}" if self.run.invoker_service_account
-                        else f"{name} is private: a user login cannot mint an identity token "
-                             "for a URL; set invoker_service_account in "
-                             f"[environments.{self.ctx.env.name}.run] (docs/cloud-run.md)")
-                token = self.runner.run(argv, mutates=False, timeout=120,
-                                        hint=hint).stdout.strip()
-                self.runner.redactor.add(token)
-                self._tokens[url] = token
-            return self._tokens[url]
 
     def _logs(self, name: str, revision: str = "REVISION") -> str:
         return g.logs_hint(name, self.gcp.region, self.gcp.project, revision)
