@@ -63,3 +63,48 @@ def untracked_files(*paths: str) -> Argv:
     # No --exclude options: ignored files are listed too (they are in a build context all
     # the same). -z: names exactly as they are, never quoted.
     return ("git", "ls-files", "--others", "-z", "--", *paths)
+
+
+# Local reads (build/gitrepo.py runs them; they change nothing).
+
+def show_toplevel() -> Argv:
+    return ("git", "rev-parse", "--show-toplevel")
+
+
+def symbolic_head() -> Argv:
+    # Exit 1 when HEAD is detached.
+    return ("git", "symbolic-ref", "--quiet", "--short", "HEAD")
+
+
+def status_porcelain() -> Argv:
+    # Untracked files one by one, ignored ones left out, names exactly as they are (-z).
+    return ("git", "status", "--porcelain", "-z", "--untracked-files=all")
+
+
+def remotes() -> Argv:
+    return ("git", "remote")
+
+
+def resolve_commit(ref: str) -> Argv:
+    # --end-of-options: a ref is never read as an option, whatever it is.
+    return ("git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+
+
+def count_left_right(left: str, right: str) -> Argv:
+    """Two numbers: commits only in `left`, commits only in `right`."""
+    return ("git", "rev-list", "--left-right", "--count", f"{left}...{right}", "--")
+
+
+def is_shallow() -> Argv:
+    return ("git", "rev-parse", "--is-shallow-repository")
+
+
+def is_ancestor(commit: str, ref: str) -> Argv:
+    # Exit 0: it is; 1: it is not; anything else: git could not tell.
+    return ("git", "merge-base", "--is-ancestor", commit, ref)
+
+
+def tag_refs(tag: str) -> Argv:
+    """refname, object type (tag: annotated), the commit it peels to, the object itself."""
+    return ("git", "for-each-ref", "--format=%(refname) %(objecttype) %(*objectname) "
+            "%(objectname)", f"refs/tags/{tag}")

@@ -22,7 +22,7 @@ from shipyard.version import Version
 
 def release(ctx: RunContext, *, break_lock: bool = False,
             skip_checklist: str | None = None, reset_flags: bool = False) -> None:
-    # Imported here: deploy and rollback need none of these stages (nor GitPython, ~40 ms).
+    # Imported here: deploy and rollback need none of these stages.
     from shipyard.build.gitrepo import GitRepo
     from shipyard.pipeline.preflight import preflight
     from shipyard.stages.build import build_images
