@@ -15,6 +15,8 @@ from shipyard.build import images, inputs
 from shipyard.build.provenance import read_provenance
 from shipyard.commands import docker as dockercmd
 from shipyard.config import Service
+from shipyard.errors import ShipyardError
+from shipyard.exec import engine
 from shipyard.exec.tools import DockerClient
 from shipyard.pipeline.context import RunContext
 from shipyard.stages.fanout import default_jobs, fan_out
@@ -72,16 +74,11 @@ class Builder:
                                                               local.result())
 
     def _local_images(self) -> list[LocalImage]:
-        argv = dockercmd.images_with_label(self.docker.path, images.PROJECT_LABEL,
-                                           self.config.project.name)
-        ids = sorted(set(self.runner.run(argv, mutates=False).stdout.split()))
-        if not ids:
-            return []
-        out = self.runner.run(dockercmd.inspect_images(self.docker.path, ids), mutates=False,
-                              check=False).stdout
+        found = engine.with_label(self.docker, self.runner, images.PROJECT_LABEL,
+                                  self.config.project.name)
         return [LocalImage(str(d["Id"]), int(d.get("Size") or 0), tuple(d.get("RepoTags") or ()),
                            dict((d.get("Config") or {}).get("Labels") or {}))
-                for d in json.loads(out or "[]")]
+                for d in found]
 
     def plan(self, service: Service) -> BuildPlan:
         args = inputs.build_args(service, str(self.version))
@@ -191,18 +188,17 @@ class Builder:
     def sizes(self, refs: Sequence[str]) -> dict[str, int]:
         if not refs or self.runner.dry_run:
             return {}
-        out = self.runner.run(dockercmd.inspect_images(self.docker.path, list(refs)),
-                              mutates=False, check=False).stdout
-        return {tag: int(d.get("Size") or 0) for d in json.loads(out or "[]")
+        return {tag: int(d.get("Size") or 0) for d in engine.inspect(self.docker, self.runner, refs)
                 for tag in d.get("RepoTags") or ()}
 
     def _inspect(self, image: str) -> tuple[str, int]:
         if self.runner.dry_run:
             return "", 0
-        out = self.runner.run(dockercmd.inspect_images(self.docker.path, [image]),
-                              mutates=False).stdout
-        data = json.loads(out)[0]
-        return str(data["Id"]), int(data.get("Size") or 0)
+        found = engine.inspect(self.docker, self.runner, [image])
+        if not found:
+            raise ShipyardError(f"{image} is not in the local engine after the pull",
+                                hint="check the Docker engine, then rerun")
+        return str(found[0]["Id"]), int(found[0].get("Size") or 0)
 
 
 def build_images(ctx: RunContext) -> list[BuiltImage]:
