@@ -140,16 +140,24 @@ class Builder:
     def _registry_match(self, plan: BuildPlan, progress: ui.ServiceProgress) -> str | None:
         if not self._registry_up:
             return None
-        candidates = self._recorded_tags(plan) + self._release_tags(plan.service)
-        for tag in dict.fromkeys(candidates):
-            labels = self.registry.labels(plan.service.name, tag)
-            if labels.get(images.INPUTS_LABEL) == plan.inputs:
-                ref = images.image_ref(self.env, plan.service, tag)
-                progress.say(plan.service.name, f"pulling {ref} (same inputs)")
-                self.runner.run(dockercmd.pull(self.docker.path, ref), retries=2,
-                                env=None if self.runner.dry_run else self.registry.docker_env())
-                return ref
-        return None
+        candidates = list(dict.fromkeys(self._recorded_tags(plan) +
+                                        self._release_tags(plan.service)))
+        if not candidates:
+            return None
+        # Each tag's labels are two round trips: all asked at once, then read in order (the
+        # first match wins; a failure of a later look-up does not count once one matched).
+        with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
+            asked = [pool.submit(self.registry.labels, plan.service.name, tag)
+                     for tag in candidates]
+            match = next((tag for tag, labels in zip(candidates, asked, strict=True)
+                          if labels.result().get(images.INPUTS_LABEL) == plan.inputs), None)
+        if match is None:
+            return None
+        ref = images.image_ref(self.env, plan.service, match)
+        progress.say(plan.service.name, f"pulling {ref} (same inputs)")
+        self.runner.run(dockercmd.pull(self.docker.path, ref), retries=2,
+                        env=None if self.runner.dry_run else self.registry.docker_env())
+        return ref
 
     def _release_tags(self, service: Service) -> list[str]:
         if not self._registry_up:
