@@ -61,17 +61,24 @@ class Builder:
         config, runner = ctx.config, ctx.runner
         self.config, self.env, self.runner, self.version = config, ctx.env, runner, ctx.release
         self.docker: DockerClient = ctx.docker
-        self.registry = ctx.registry
         self._tags: dict[str, list[str]] = {}
-        # Side by side (each only reads): the registry, the commit facts (two git commands),
-        # and one look at the engine for all services instead of several docker calls each.
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            up = pool.submit(self.registry.ping)
+
+        def registry_up() -> bool:  # the registry client is made here too (target imports)
+            return ctx.registry.ping()
+
+        # Side by side (each only reads): the contexts' tracked-files check, the registry, the
+        # commit facts (two git commands), and one look at the engine for all services.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            tracked = pool.submit(inputs.require_tracked_contexts, ctx.services, config.root,
+                                  runner)  # rebuildable from the tag
+            up = pool.submit(registry_up)
             provenance = pool.submit(read_provenance, config.root, config.project.remote,
                                      runner)
             local = pool.submit(self._local_images)
+            tracked.result()
             self._registry_up, self.provenance, self.local = (up.result(), provenance.result(),
                                                               local.result())
+        self.registry = ctx.registry
 
     def _local_images(self) -> list[LocalImage]:
         found = engine.with_label(self.docker, self.runner, images.PROJECT_LABEL,
@@ -214,7 +221,6 @@ def build_images(ctx: RunContext) -> list[BuiltImage]:
     the image by that id, never by the version tag another checkout could move."""
     runner, version, services, record, jobs = (ctx.runner, ctx.release, ctx.services,
                                                 ctx.record, ctx.jobs)
-    inputs.require_tracked_contexts(services, ctx.config.root, runner)  # rebuildable from tag
     builder = Builder(ctx)
     plans = [builder.plan(service) for service in services]
     # Dry-run output stays in order: one service at a time.
