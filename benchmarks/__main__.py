@@ -12,6 +12,8 @@ a free 127.0.0.1 port), it measures, interleaved and repeated:
   warm re-run      build + push again for the version just pushed: nothing may be built or pushed
   raw loop         shipyard's own `docker build` / `docker push` argv (read from its command
                    log), run one after the other from Python, with nothing of shipyard around them
+  one process      (an extra row, not the bars' method) cold --jobs 1 with both tasks in one
+                   Invoke process: `invoke build --version V --jobs 1 push --version V --jobs 1`
 
 and reports medians (min-max), the bars, and where shipyard's own time goes. Then, in the same
 run: the sample app's local deploy, no-op release and rollback next to `invoke --list`

@@ -134,6 +134,12 @@ def report(results: Results, sizes: Sequence[int], repeats: int, spin: int, data
            "`~/.cache/shipyard/docker-clients.json` (an entry for every candidate was checked)"
            if probes_remembered() else "NOT remembered for every client: each process probes"),
         "- the Docker engine check is a `GET /_ping` on the engine's socket, not a command",
+        "- image look-ups (the images with the project's label, `docker image inspect` of the "
+        "built ones) "
+        + ("go to the engine's socket too (`GET /images/...`, a few ms each): they are not "
+           "commands, so they count in \"rest\""
+           if tools.docker_client(Runner()).socket_path else
+           "run the docker CLI: the engine's socket is not the client's here"),
         f"- other work on the machine just before each measurement: "
         f"{median(results.background):.2f} cores busy (median; range "
         f"{min(results.background):.2f}–{max(results.background):.2f}), after waiting up to "

@@ -91,7 +91,11 @@ def measure(apps: list[App], repeats: int, budget: float, build_env: dict[str, s
     def run_raw(app: App) -> None:
         keep(raw(app, templates[app.n], build_env))
 
-    units: list[Callable[[App], None]] = [run_j1, run_default_then_warm, run_raw]
+    def run_one_process(app: App) -> None:
+        keep(cold(app, 1, one_process=True))
+
+    units: list[Callable[[App], None]] = [run_j1, run_default_then_warm, run_raw,
+                                          run_one_process]
     rep = 0
     while rep < repeats:
         rep_started = time.monotonic()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from .basics import fmt, median
 from .schedule import QUIET_CORES, Results
-from .variants import COLD_DEFAULT, COLD_J1, RAW, VARIANTS, WARM
+from .variants import COLD_DEFAULT, COLD_J1, ONE_PROCESS, RAW, VARIANTS, WARM
 
 # The bars: each reported as PASS or FAIL with the numbers behind it.
 BAR_N = 4
@@ -30,8 +30,9 @@ def result_rows(results: Results, sizes: Sequence[int]) -> list[str]:
             jobs = {s.jobs for s in samples if s.jobs}
             if variant == COLD_DEFAULT and jobs:
                 label = f"{variant} ({'/'.join(map(str, sorted(jobs)))})"
-            split = (f"{fmt(median([s.build_seconds for s in samples]))} / "
-                     f"{fmt(median([s.push_seconds for s in samples]))}")
+            split = "(not apart)" if variant == ONE_PROCESS else (
+                f"{fmt(median([s.build_seconds for s in samples]))} / "
+                f"{fmt(median([s.push_seconds for s in samples]))}")
             rows.append(f"| {n} | {label} | {fmt(median(values))} | {fmt(min(values))} | "
                         f"{fmt(max(values))} | {fmt(median(values) / n)} | {split} | "
                         f"{median([s.cores for s in samples]):.2f} | {len(values)} |")
@@ -101,6 +102,14 @@ def bars(results: Results, sizes: Sequence[int]) -> tuple[list[str], bool]:
             f"shipyard overhead over the raw commands at N={m} ≤ {most:.0%}: "
             f"{fmt(median(results.seconds(COLD_J1, m)))} s vs {fmt(raw_s)} s = {over:+.1%} "
             f"(of which starting two processes, `invoke --list` each: {floor:+.1%})")
+    if any(results.of(ONE_PROCESS, m) for m in sizes):
+        lines.append("- not the bars' method, for comparison: both tasks in one Invoke process "
+                     "(`invoke build --version V --jobs 1 push --version V --jobs 1`) over the "
+                     "raw commands: " + ", ".join(
+                         f"N={m}: {ratio(results, ONE_PROCESS, RAW, m) - 1:+.1%} (per-rep "
+                         f"{min(r - 1 for r in paired(results, ONE_PROCESS, RAW, m)):+.1%}–"
+                         f"{max(r - 1 for r in paired(results, ONE_PROCESS, RAW, m)):+.1%})"
+                         for m in sizes if results.of(ONE_PROCESS, m)))
     others = [m for m in sizes if m not in OVERHEAD_MAX]
     if others:
         lines.append("- overhead at " + ", ".join(
@@ -110,7 +119,7 @@ def bars(results: Results, sizes: Sequence[int]) -> tuple[list[str], bool]:
         lines.append(f"- note: other work kept {background:.2f} of {cores} cores busy just before "
                      "the measurements (median): the timing bars measure a shared, busy machine; "
                      "rerun `nox -s bench` on a quiet one before trusting a FAIL or a PASS")
-    cold_problems = [p for v in (COLD_J1, COLD_DEFAULT) for m in sizes
+    cold_problems = [p for v in (COLD_J1, COLD_DEFAULT, ONE_PROCESS) for m in sizes
                      for s in results.of(v, m) for p in s.problems]
     if cold_problems:
         bar(False, "cold runs were not all cold: " + "; ".join(cold_problems))

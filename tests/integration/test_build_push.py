@@ -57,6 +57,31 @@ def image_labels(ref: str) -> dict[str, str]:
     return dict(json.loads(out))
 
 
+def test_build_and_push_in_one_invoke_process(images_app: AppRepo,
+                                             registry: LocalRegistryProcess) -> None:
+    """`invoke build --version V push --version V`: both tasks, one interpreter; the flags
+    are each task's own, so `invoke build push --version V` stops at build, changing nothing."""
+    wrong = invoke(images_app.work, "build", "push", "--version", "v1.0.0")
+    assert wrong.code == 2, wrong.text
+    assert errors(wrong) == ["error: --version is required", "hint: e.g. --version v1.1.0"]
+    assert not logged(images_app, "docker", "build")
+    assert not logged(images_app, "docker", "push")
+
+    both = invoke(images_app.work, "build", "--version", "v1.0.0", "push", "--version", "v1.0.0")
+    assert both.code == 0, both.text
+    built = table(both.out, "build v1.0.0")
+    assert {name: row[-1] for name, row in built.items()} == {"alpha": "built", "beta": "built"}
+    # The sizes come from the engine (its socket, else the CLI) after the builds.
+    assert all(row[1].endswith(("kB", "MB")) for row in built.values()), built
+    assert results(both, f"push v1.0.0 to 127.0.0.1:{registry.port}/demo") == {
+        "alpha": "pushed", "beta": "pushed"}
+    data = record(images_app, "v1.0.0")
+    for service in ("alpha", "beta"):
+        assert data["images"][service]["digest"] == registry.digest(f"demo/{service}", "v1.0.0")
+        assert data["images"][service]["image_id"] == image_id(
+            f"127.0.0.1:{registry.port}/demo/{service}:v1.0.0")
+
+
 def test_build_push_records_registry_digests(images_app: AppRepo,
                                              registry: LocalRegistryProcess) -> None:
     built = invoke(images_app.work, "build", "--version", "v1.0.0")

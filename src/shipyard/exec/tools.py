@@ -8,7 +8,7 @@ import shutil
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +26,9 @@ class DockerClient:
     path: str
     version: str
     buildkit: bool
+    # The engine's socket when it answered /_ping and the client uses it too: read-only
+    # look-ups go there (exec/engine.py) instead of starting the CLI. Never remembered.
+    socket_path: str | None = field(default=None, compare=False)
 
     @property
     def build_env(self) -> dict[str, str]:
@@ -160,6 +163,9 @@ def docker_client(runner: Runner) -> DockerClient:
         raise ShipyardError("no working docker client found",
                             hint="run scripts/bootstrap.sh (installs docker.io)")
     client = next((p for p in probes if p.buildkit), probes[0])
+    path = engine_socket()
+    if path is not None and ping_socket(path):
+        return replace(client, socket_path=path)
     if not engine_answers(client.path, runner):
         raise ShipyardError("the Docker engine does not answer",
                             hint="run scripts/bootstrap.sh (starts dockerd), then rerun")

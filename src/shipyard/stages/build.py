@@ -15,6 +15,8 @@ from shipyard.build import images, inputs
 from shipyard.build.provenance import read_provenance
 from shipyard.commands import docker as dockercmd
 from shipyard.config import Service
+from shipyard.errors import ShipyardError
+from shipyard.exec import engine
 from shipyard.exec.tools import DockerClient
 from shipyard.pipeline.context import RunContext
 from shipyard.stages.fanout import default_jobs, fan_out
@@ -59,29 +61,31 @@ class Builder:
         config, runner = ctx.config, ctx.runner
         self.config, self.env, self.runner, self.version = config, ctx.env, runner, ctx.release
         self.docker: DockerClient = ctx.docker
-        self.registry = ctx.registry
         self._tags: dict[str, list[str]] = {}
-        # Side by side (each only reads): the registry, the commit facts (two git commands),
-        # and one look at the engine for all services instead of several docker calls each.
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            up = pool.submit(self.registry.ping)
+
+        def registry_up() -> bool:  # the registry client is made here too (target imports)
+            return ctx.registry.ping()
+
+        # Side by side (each only reads): the contexts' tracked-files check, the registry, the
+        # commit facts (two git commands), and one look at the engine for all services.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            tracked = pool.submit(inputs.require_tracked_contexts, ctx.services, config.root,
+                                  runner)  # rebuildable from the tag
+            up = pool.submit(registry_up)
             provenance = pool.submit(read_provenance, config.root, config.project.remote,
                                      runner)
             local = pool.submit(self._local_images)
+            tracked.result()
             self._registry_up, self.provenance, self.local = (up.result(), provenance.result(),
                                                               local.result())
+        self.registry = ctx.registry
 
     def _local_images(self) -> list[LocalImage]:
-        argv = dockercmd.images_with_label(self.docker.path, images.PROJECT_LABEL,
-                                           self.config.project.name)
-        ids = sorted(set(self.runner.run(argv, mutates=False).stdout.split()))
-        if not ids:
-            return []
-        out = self.runner.run(dockercmd.inspect_images(self.docker.path, ids), mutates=False,
-                              check=False).stdout
+        found = engine.with_label(self.docker, self.runner, images.PROJECT_LABEL,
+                                  self.config.project.name)
         return [LocalImage(str(d["Id"]), int(d.get("Size") or 0), tuple(d.get("RepoTags") or ()),
                            dict((d.get("Config") or {}).get("Labels") or {}))
-                for d in json.loads(out or "[]")]
+                for d in found]
 
     def plan(self, service: Service) -> BuildPlan:
         args = inputs.build_args(service, str(self.version))
@@ -143,16 +147,24 @@ class Builder:
     def _registry_match(self, plan: BuildPlan, progress: ui.ServiceProgress) -> str | None:
         if not self._registry_up:
             return None
-        candidates = self._recorded_tags(plan) + self._release_tags(plan.service)
-        for tag in dict.fromkeys(candidates):
-            labels = self.registry.labels(plan.service.name, tag)
-            if labels.get(images.INPUTS_LABEL) == plan.inputs:
-                ref = images.image_ref(self.env, plan.service, tag)
-                progress.say(plan.service.name, f"pulling {ref} (same inputs)")
-                self.runner.run(dockercmd.pull(self.docker.path, ref), retries=2,
-                                env=None if self.runner.dry_run else self.registry.docker_env())
-                return ref
-        return None
+        candidates = list(dict.fromkeys(self._recorded_tags(plan) +
+                                        self._release_tags(plan.service)))
+        if not candidates:
+            return None
+        # Each tag's labels are two round trips: all asked at once, then read in order (the
+        # first match wins; a failure of a later look-up does not count once one matched).
+        with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
+            asked = [pool.submit(self.registry.labels, plan.service.name, tag)
+                     for tag in candidates]
+            match = next((tag for tag, labels in zip(candidates, asked, strict=True)
+                          if labels.result().get(images.INPUTS_LABEL) == plan.inputs), None)
+        if match is None:
+            return None
+        ref = images.image_ref(self.env, plan.service, match)
+        progress.say(plan.service.name, f"pulling {ref} (same inputs)")
+        self.runner.run(dockercmd.pull(self.docker.path, ref), retries=2,
+                        env=None if self.runner.dry_run else self.registry.docker_env())
+        return ref
 
     def _release_tags(self, service: Service) -> list[str]:
         if not self._registry_up:
@@ -191,18 +203,17 @@ class Builder:
     def sizes(self, refs: Sequence[str]) -> dict[str, int]:
         if not refs or self.runner.dry_run:
             return {}
-        out = self.runner.run(dockercmd.inspect_images(self.docker.path, list(refs)),
-                              mutates=False, check=False).stdout
-        return {tag: int(d.get("Size") or 0) for d in json.loads(out or "[]")
+        return {tag: int(d.get("Size") or 0) for d in engine.inspect(self.docker, self.runner, refs)
                 for tag in d.get("RepoTags") or ()}
 
     def _inspect(self, image: str) -> tuple[str, int]:
         if self.runner.dry_run:
             return "", 0
-        out = self.runner.run(dockercmd.inspect_images(self.docker.path, [image]),
-                              mutates=False).stdout
-        data = json.loads(out)[0]
-        return str(data["Id"]), int(data.get("Size") or 0)
+        found = engine.inspect(self.docker, self.runner, [image])
+        if not found:
+            raise ShipyardError(f"{image} is not in the local engine after the pull",
+                                hint="check the Docker engine, then rerun")
+        return str(found[0]["Id"]), int(found[0].get("Size") or 0)
 
 
 def build_images(ctx: RunContext) -> list[BuiltImage]:
@@ -210,7 +221,6 @@ def build_images(ctx: RunContext) -> list[BuiltImage]:
     the image by that id, never by the version tag another checkout could move."""
     runner, version, services, record, jobs = (ctx.runner, ctx.release, ctx.services,
                                                 ctx.record, ctx.jobs)
-    inputs.require_tracked_contexts(services, ctx.config.root, runner)  # rebuildable from tag
     builder = Builder(ctx)
     plans = [builder.plan(service) for service in services]
     # Dry-run output stays in order: one service at a time.

@@ -8,7 +8,6 @@ refused, never overwritten; the same image is skipped, so a rerun pushes only wh
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from shipyard.build import images
 from shipyard.commands import docker as dockercmd
 from shipyard.config import Service
 from shipyard.errors import ShipyardError
+from shipyard.exec import engine
 from shipyard.pipeline.context import RunContext
 from shipyard.stages.fanout import default_jobs, fan_out
 from shipyard.ui import console
@@ -46,9 +46,7 @@ class Pusher:
         # One inspect for every image; a missing one only fails its own service's push.
         refs = [self.built_id(s) or images.image_ref(ctx.env, s, self.version)
                 for s in ctx.services]
-        out = self.runner.run(dockercmd.inspect_images(self.docker.path, refs), mutates=False,
-                              check=False).stdout
-        found = json.loads(out or "[]")
+        found = engine.inspect(self.docker, self.runner, refs)
         self._local = {str(d["Id"]): dict(d) for d in found}
         self._local.update({tag: dict(d) for d in found for tag in d.get("RepoTags") or ()})
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shipyard.ui import console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 MAX_STATUS = 70
 
@@ -22,29 +24,33 @@ class ServiceProgress:
         self.stage = stage
         self.live = console.err.is_terminal
         self._lock = threading.Lock()
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.fields[service]}"), TimeElapsedColumn(),
-            TextColumn("{task.description}"), console=console.err, transient=False,
-        )
+        self._progress: Progress | None = None
+        if self.live:  # imported only for a terminal: off one, plain lines need none of it
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("[bold]{task.fields[service]}"), TimeElapsedColumn(),
+                TextColumn("{task.description}"), console=console.err, transient=False,
+            )
         self._tasks: dict[str, TaskID] = {}
         self._names = list(services)
 
     def __enter__(self) -> ServiceProgress:
-        if self.live:
+        if self._progress is not None:
             self._progress.start()
             for name in self._names:
                 self._tasks[name] = self._progress.add_task("waiting", service=name, total=1)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.live:
+        if self._progress is not None:
             self._progress.stop()
 
     def update(self, service: str, text: str) -> None:
         text = text.strip()
         if not text:
             return
-        if self.live:
+        if self._progress is not None:
             self._progress.update(self._tasks[service], description=text[:MAX_STATUS])
 
     def say(self, service: str, text: str) -> None:
@@ -56,7 +62,7 @@ class ServiceProgress:
                 console.note(f"[{self.stage}] {service}: {text}")
 
     def done(self, service: str, text: str) -> None:
-        if self.live:
+        if self._progress is not None:
             self._progress.update(self._tasks[service], description=text, completed=1)
         else:
             self.say(service, text)
