@@ -136,7 +136,7 @@ class LocalTarget:
             started = self.rollout.start_all(todo, found)
             new = {s.plan.service.name: s.upstream for s in started}
             try:
-                self.proxy.switch({**self._upstreams(serving), **new})
+                drained = self.proxy.switch({**self._upstreams(serving), **new})
             except ShipyardError:  # nginx refused the config or the reload: nothing switched
                 self.rollout.abandon(todo, started)
                 raise
@@ -144,7 +144,8 @@ class LocalTarget:
                           "traffic switched: ") + ", ".join(
                 f"{s.plan.service.name} → {s.plan.name}" for s in started))
             self._retire({p.service.name for p in todo}, {p.name for p in plans},
-                         list(found.values()), {c.name for c in serving.values()})
+                         list(found.values()),
+                         {c.name for c in serving.values()} if drained else set())
         return [self._revision(p.service.name, p.version, p.digest, p.image, p.name)
                 for p in plans]
 
@@ -214,6 +215,8 @@ class LocalTarget:
     def _retire(self, services: set[str], now_serving: set[str], before: list[Container],
                 replaced: set[str]) -> None:
         """What served before the switch (`replaced`) is paused: the standby, one per service.
+        (After a drain that timed out nothing is `replaced`: what still holds a request is
+        stopped, which ends it, rather than frozen, which would hang it.)
         Everything else that no longer serves is stopped (an older standby too), and the
         newest `keep_revisions` are kept per service. `before`: the containers as listed
         before the deploy started (none is lost since)."""
