@@ -3,7 +3,8 @@
 A scratch copy of examples/meta-ad-studio on free ports, driven through the CLI as a user
 would: each repetition builds and pushes a new version (not timed), then times
 `invoke deploy --version V` (new revisions: docker run, health and version checks, the nginx
-switch, old revisions stopped) and `invoke rollback` (kept revisions restarted, switch back).
+switch, the replaced revisions paused) and `invoke rollback` (the paused revisions resumed,
+switch back, the replaced ones paused).
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def deploy_rows(base: Path, pythonpath: str, repeats: int) -> tuple[list[str], b
         *(f"| {label} | {fmt(median(v))} | {fmt(min(v))} | {fmt(max(v))} |" for label, v in (
             ("`invoke deploy --version V` (new revisions)", times.deploys),
             ("`invoke release --version V` again (no-op: nothing to do)", times.noops),
-            ("`invoke rollback` (kept revisions restarted)", times.rollbacks),
+            ("`invoke rollback` (the paused standby resumed)", times.rollbacks),
             ("`invoke --list`", times.lists))),
         "",
         "| run ÷ `invoke --list` | run median s (range) | `--list` median s | ratio of medians "

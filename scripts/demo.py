@@ -164,7 +164,7 @@ def main() -> None:
     invoke(app, "status")
     expect(app, "v1.1.0")
 
-    show("Fase 5: roll back to the last good release (no rebuild: kept revisions restart)")
+    show("Fase 5: roll back to the last good release (no rebuild: the paused revisions resume)")
     invoke(app, "rollback")
     expect(app, "v1.0.0")
 

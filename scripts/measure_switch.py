@@ -2,8 +2,8 @@
 
 A scratch copy of examples/meta-ad-studio on free loopback ports (benchmarks/deploy.py's
 DeployBench), two releases built and pushed, then SWITCHES deploys in a row that alternate
-between them (`invoke deploy --version V`: the first two create revisions, the rest restart
-kept ones), each while the request loop of the integration tests (tests/integration/
+between them (`invoke deploy --version V`: the first two create revisions, the rest resume
+the paused standby), each while the request loop of the integration tests (tests/integration/
 release_fixtures.py `Load`, with no retry at all: every exception and every non-version answer
 is a failure) runs unpaced against both proxy ports. Bounded: each load stops after 120 s or
 its request cap; every request goes to 127.0.0.1.

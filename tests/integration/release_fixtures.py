@@ -264,9 +264,14 @@ class ReleaseApp:
         lines = (self.state / "audit.log").read_text().splitlines()
         return [json.loads(line) for line in lines]
 
-    def containers(self, *, running_only: bool = False) -> list[str]:
+    def containers(self, *, running_only: bool = False, paused_only: bool = False
+                   ) -> list[str]:
+        """Names of this checkout's containers: all, or those running (not paused), or the
+        paused ones (docker's own `ps` lists a paused container as up)."""
         args = ["ps", "--format", "{{.Names}}", f"--filter=label=dev.shipyard.root={self.work}"]
-        if not running_only:
+        if running_only or paused_only:
+            args.append(f"--filter=status={'running' if running_only else 'paused'}")
+        else:
             args.append("--all")
         return sorted(docker(*args).split())
 

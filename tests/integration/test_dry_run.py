@@ -13,9 +13,10 @@ Three states, as a user meets them:
 - fresh: a new checkout that never ran shipyard (no .shipyard/, nothing running).
 
 A plan is compared line by line. Lines that come from services planned at the same time
-(one thread each: `docker run`, `docker start`) are a group whose order is free; the operands
-of `docker stop` and `docker rm` are compared sorted. Values nobody can know in advance (an
-input digest, a temp dir's random name, a fresh checkout's settings hash) are placeholders.
+(one thread each: `docker run`, `docker start`, `docker unpause`) are a group whose order is
+free; the operands of `docker stop`, `docker rm` and `docker pause` are compared sorted. Values
+nobody can know in advance (an input digest, a temp dir's random name, a fresh checkout's
+settings hash) are placeholders.
 """
 
 from __future__ import annotations
@@ -49,12 +50,12 @@ PLACEHOLDERS = {"@SHA256@": r"sha256:[0-9a-f]{64}", "@TMPNAME@": r"[A-Za-z0-9_]+
 
 def normalized(line: str) -> str:
     """A `[dry-run] ...` line's command with its program as a bare name (docker, trivy may be
-    absolute paths), `docker stop`/`docker rm` operands sorted; a daemon keeps its ` &`."""
+    absolute paths), `docker stop`/`rm`/`pause` operands sorted; a daemon keeps its ` &`."""
     text = line.removeprefix("[dry-run] ")
     daemon = text.endswith(" &")
     argv = shlex.split(text.removesuffix(" &"))
     argv[0] = Path(argv[0]).name
-    if argv[:2] in (["docker", "stop"], ["docker", "rm"]):
+    if argv[:2] in (["docker", "stop"], ["docker", "rm"], ["docker", "pause"]):
         flags = [a for a in argv[2:] if a.startswith("-") or a.isdigit()]
         argv = argv[:2] + flags + sorted(a for a in argv[2:] if a not in flags)
     return shlex.join(argv) + (" &" if daemon else "")
@@ -292,9 +293,10 @@ def last_note(ran: Ran) -> str:
 def test_dry_runs_of_a_serving_app_change_nothing_and_print_their_plans(
         serving: Stage, subtests: Any) -> None:
     e, c = serving.expect, serving.containers
-    v2 = sorted(c[(s, V2)] for s in SERVICES)
-    switch_to_v1 = [[f"docker start {c[(s, V1)]}" for s in SERVICES], *e.switch(),
-                    ["docker stop --time 10 " + " ".join(v2)]]
+    v1, v2 = (sorted(c[(s, v)] for s in SERVICES) for v in (V1, V2))
+    # v2 serves, v1 is its paused standby: a rollback resumes v1 and pauses v2
+    switch_to_v1 = [[f"docker unpause {c[(s, V1)]}" for s in SERVICES], *e.switch(),
+                    ["docker pause " + " ".join(v2)]]
     nginx_pid = (serving.app.state / "local" / "proxy" / "nginx.pid").read_text().strip()
     registry_up = f"local registry: already answering on 127.0.0.1:{e.registry_port}"
     proxy_up = f"local proxy: nginx already running (pid {nginx_pid})"
@@ -306,7 +308,8 @@ def test_dry_runs_of_a_serving_app_change_nothing_and_print_their_plans(
         e = with_buildkit(e, ran, V3)
         assert_plan(ran, [*e.tag(V3), *e.builds(V3, cache_from=V2), *e.scans(V3),
                           *e.pushes(V3), *e.runs(V3), *e.switch(),
-                          ["docker stop --time 10 " + " ".join(v2)]])
+                          ["docker pause " + " ".join(v2)],  # the new standby
+                          ["docker stop --time 10 " + " ".join(v1)]])  # the older one
         names = ", ".join(f"{s} → {e.name(s, V3, ZERO)}" for s in SERVICES)
         assert f"[dry-run] would switch traffic: {names}" in ran.err.splitlines(), ran.err
         assert last_note(ran) == f"[dry-run] that is the complete plan for {V3} → local"
@@ -326,7 +329,7 @@ def test_dry_runs_of_a_serving_app_change_nothing_and_print_their_plans(
         unchanged(ran, changed)
         assert_plan(ran, e.pushes(V3))
 
-    with subtests.test("deploy"):  # v1's kept revisions start again: no new container
+    with subtests.test("deploy"):  # v1's paused standby resumes: no new container
         ran, changed = serving.dry("deploy", "--version", V1)
         unchanged(ran, changed)
         assert_plan(ran, switch_to_v1)
@@ -359,7 +362,8 @@ def test_dry_runs_of_a_serving_app_change_nothing_and_print_their_plans(
     with subtests.test("local-down"):
         ran, changed = serving.dry("local-down")
         unchanged(ran, changed)
-        assert_plan(ran, [*one(e.nginx("-s", "quit")), ["docker stop --time 10 " + " ".join(v2)],
+        assert_plan(ran, [*one(e.nginx("-s", "quit")),
+                          ["docker stop --time 10 " + " ".join(sorted(c.values()))],
                           ["docker rm " + " ".join(sorted(c.values()))]])
         assert ran.err.splitlines() == [
             "local proxy: would be stopped", "revision containers: 4 would be stopped and removed",

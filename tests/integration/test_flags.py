@@ -150,7 +150,7 @@ def test_a_flag_dry_run_writes_nothing_and_bad_flags_are_bad_input(sample: Sampl
     before = snapshot(sample.work, sample.remote, sample.registry_port)
     planned = sample.ok("flag", "--env", "local", "video_generation=off", "--dry-run")
     assert "[dry-run] that is the complete plan for video_generation=off → local" in planned.err
-    assert [c.split()[1] for c in commands(planned.text, "docker")] == ["run", "stop"]
+    assert [c.split()[1] for c in commands(planned.text, "docker")] == ["run", "pause"]
     for args, message in (
             (("video_generation=maybe",), "error: flag video_generation: 'maybe' is neither "
                                           "on nor off"),

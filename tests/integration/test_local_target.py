@@ -77,6 +77,11 @@ def docker(*args: str) -> str:
     return done.stdout
 
 
+def state(container: str) -> str:
+    """docker's own word for it: running, paused, exited..."""
+    return docker("inspect", "--format", "{{.State.Status}}", container).strip()
+
+
 @dataclass
 class Local:
     app: AppRepo
@@ -188,6 +193,7 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     kept = {name: [r.name for r in revisions if r.version == "v1.0.0"]
             for name, revisions in local.target.kept().items()}
     assert all(len(names) == 1 for names in kept.values()), kept
+    assert {state(names[0]) for names in kept.values()} == {"paused"}  # the warm standby
     created = {name: docker("inspect", "--format", "{{.Created}}", names[0])
                for name, names in kept.items()}
     local.echoed.clear()
@@ -200,7 +206,7 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     assert load.last() == ["v1.0.0", "v1.0.0"]
     assert rollback < ROLLBACK_BAR
     verbs = [line.split()[1] for line in local.echoed if "docker" in line.split()[0]]
-    assert "start" in verbs and "run" not in verbs, local.echoed
+    assert verbs == ["unpause", "unpause", "pause"], local.echoed  # no start, stop or run
     current = local.target.current()
     assert {name: r.name for name, r in current.items()} == {n: k[0] for n, k in kept.items()}
     assert {name: docker("inspect", "--format", "{{.Created}}", r.name)
@@ -208,6 +214,9 @@ def test_switch_and_rollback_fail_no_request(make_local: Callable[..., Local]) -
     assert {r.version for r in current.values()} == {"v1.0.0"}
     assert current["alpha"].url == f"http://127.0.0.1:{local.ports['alpha']}"
     assert current["alpha"].image == v1["alpha"]
+    assert {state(r.name) for r in current.values()} == {"running"}
+    v2_names = [c["Name"] for c in local.containers("dev.shipyard.version=v2.0.0")]
+    assert {state(str(n).lstrip("/")) for n in v2_names} == {"paused"}, v2_names
 
 
 def test_failed_health_check_leaves_traffic_alone(make_local: Callable[..., Local]) -> None:
@@ -287,13 +296,17 @@ def test_secret_reaches_the_container_and_nothing_else(make_local: Callable[...,
 
 
 def test_keeps_only_the_newest_stopped_revisions(make_local: Callable[..., Local]) -> None:
+    """One revision serves; the one it replaced is paused; older ones are stopped, and
+    `keep_revisions` of the ones not serving are kept."""
     local = make_local(keep=2)
-    for version in (V1, V2, V3, V4):
+    expected = [["running"], ["paused", "running"], ["exited", "paused", "running"],
+                ["exited", "paused", "running"]]  # v4 serves, v3 paused, v2 stopped, v1 gone
+    for version, states in zip((V1, V2, V3, V4), expected, strict=True):
         local.deploy(version, local.images(version))
         for service in ("alpha", "beta"):
             found = local.containers(f"dev.shipyard.service={service}")
-            running = [c for c in found if c["State"]["Running"]]  # type: ignore[index]
-            assert len(running) == 1 and len(found) - len(running) <= 2
+            assert sorted(c["State"]["Status"] for c in found  # type: ignore[index]
+                          ) == states, (version, service)
     kept = local.target.kept()
     assert {name: [r.version for r in revisions] for name, revisions in kept.items()} == {
         "alpha": ["v3.0.0", "v2.0.0"], "beta": ["v3.0.0", "v2.0.0"]}

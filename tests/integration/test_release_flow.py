@@ -52,7 +52,10 @@ def test_release_and_rollback_fail_no_request(app: ReleaseApp) -> None:
     assert len(reloads(rolled.text)) == 1, rolled.text
     print(f"requests during the rollback: {len(load.answers)} ({load.rate():.0f}/s)")
     verbs = {c.split()[1] for c in commands(rolled.text, "docker")}
-    assert "start" in verbs and not verbs & {"build", "push", "run"}, verbs  # kept revisions
+    # v1's paused standby resumed, v2 paused in its place: nothing started, stopped or built
+    assert verbs == {"unpause", "pause"}, verbs
+    assert sorted(app.containers(paused_only=True)) == sorted(
+        c for c in app.containers() if f"-{V2}-" in c)
 
     status = app.ok("status", "--json")
     data = json.loads(status.out)
@@ -122,8 +125,8 @@ def test_failed_health_check_switches_nothing(app: ReleaseApp) -> None:
 def test_verification_failing_after_the_switch_rolls_back(app: ReleaseApp) -> None:
     """alpha's v2 is healthy and answers v2 on its own port (so it passes every check before
     the switch), then its version path goes stale: verify, through the proxy after the
-    switch, fails. The previous release must be put back in service (its kept revisions
-    restarted), recorded as an auto-rollback, and the failed release recorded as such."""
+    switch, fails. The previous release must be put back in service (its paused revisions
+    resumed), recorded as an auto-rollback, and the failed release recorded as such."""
     app.ok("release", "--version", V1)
     v1_names = app.containers(running_only=True)
     app.knobs("alpha: a version path that goes stale", alpha={"STALE_VERSION": "yes"})
@@ -144,7 +147,7 @@ def test_verification_failing_after_the_switch_rolls_back(app: ReleaseApp) -> No
 
     assert app.versions() == {"alpha": V1, "beta": V1}
     assert http_get(app.ports["alpha"], "/cgi-bin/version") == (200, V1)
-    assert app.containers(running_only=True) == v1_names  # the kept v1 revisions, restarted
+    assert app.containers(running_only=True) == v1_names  # the kept v1 revisions, resumed
     entries = app.history()
     assert [(e["version"], e["action"], e["verified"], e["replaced"]) for e in entries] == [
         (V1, "release", True, None), (V1, "auto-rollback", True, V2)]

@@ -41,6 +41,15 @@ def test_start_stop_remove() -> None:
     assert dc.remove(DOCKER, ["a", "b"], force=True) == (DOCKER, "rm", "--force", "a", "b")
 
 
+def test_pause_unpause() -> None:
+    assert dc.pause(DOCKER, ["a", "b"]) == (DOCKER, "pause", "a", "b")
+    assert dc.unpause(DOCKER, ["a"]) == (DOCKER, "unpause", "a")
+
+
+def test_inspect_says_whether_a_container_is_paused() -> None:
+    assert '"paused":{{json .State.Paused}}' in dc.INSPECT_FORMAT
+
+
 def test_ps_filters_on_every_label_sorted() -> None:
     assert dc.ps(DOCKER, {"dev.shipyard.project": "demo", "dev.shipyard.env": "local"}) == (
         DOCKER, "ps", "--all", "--quiet", "--no-trunc",

@@ -1,4 +1,5 @@
-"""docker argv builders for containers: run, start, stop, rm, ps, port, logs, inspect. Pure.
+"""docker argv builders for containers: run, start, stop, pause, unpause, rm, ps, port, logs,
+inspect. Pure.
 
 No builder takes an environment value: `run` names the variables (`--env NAME`, no value) and
 docker copies each value from its own process environment, so a value is never on a command
@@ -16,6 +17,7 @@ LOOPBACK = "127.0.0.1"
 INSPECT_FORMAT = (
     '{"id":{{json .Id}},"name":{{json .Name}},"image":{{json .Config.Image}},'
     '"status":{{json .State.Status}},"running":{{json .State.Running}},'
+    '"paused":{{json .State.Paused}},'
     '"exit_code":{{json .State.ExitCode}},"created":{{json .Created}},'
     '"finished":{{json .State.FinishedAt}},"labels":{{json .Config.Labels}},'
     '"ports":{{json .NetworkSettings.Ports}}}'
@@ -52,6 +54,16 @@ def start(docker: str, names: Sequence[str]) -> Argv:
 
 def stop(docker: str, names: Sequence[str], timeout: int = 10) -> Argv:
     return (docker, "stop", "--time", str(timeout), *names)
+
+
+def pause(docker: str, names: Sequence[str]) -> Argv:
+    """Freeze every process of the containers (a cgroup freeze): they keep their memory and
+    their published ports, use no CPU, and `unpause` resumes them in milliseconds."""
+    return (docker, "pause", *names)
+
+
+def unpause(docker: str, names: Sequence[str]) -> Argv:
+    return (docker, "unpause", *names)
 
 
 def remove(docker: str, names: Sequence[str], force: bool = False) -> Argv:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from shipyard.errors import ShipyardError, UsageError
-from shipyard.ops.checklist import require_passing
 from shipyard.pipeline.context import RunContext
 from shipyard.stages.deploy import roll_out, rollback_candidates
 from shipyard.state import audit
@@ -22,8 +21,10 @@ from shipyard.version import Version
 
 def release(ctx: RunContext, *, break_lock: bool = False,
             skip_checklist: str | None = None, reset_flags: bool = False) -> None:
-    # Imported here: deploy and rollback need none of these stages.
+    # Imported here: deploy and rollback need none of these stages,
+    # nor the checklist gate (with the GCP checks it imports, ~10 ms).
     from shipyard.build.gitrepo import GitRepo
+    from shipyard.ops.checklist import require_passing
     from shipyard.pipeline.preflight import preflight
     from shipyard.stages.build import build_images
     from shipyard.stages.push import push_images
@@ -90,8 +91,8 @@ def rollback(ctx: RunContext, to: Version | None, *, break_lock: bool = False,
                                 f" (serving: {current or 'nothing'})",
                                 hint="pass --to VERSION to pick one explicitly")
         to = Version.parse(previous)
-    candidates = rollback_candidates(ctx, exclude=current)
-    if str(to) not in candidates:
+    if not rollback_candidates(ctx, exclude=current, only=str(to)):
+        candidates = rollback_candidates(ctx, exclude=current)
         raise ShipyardError(
             f"cannot roll back to {to}: no verified release of it with images in the registry",
             hint=f"candidates: {', '.join(candidates) or 'none'}")

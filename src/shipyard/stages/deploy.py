@@ -153,18 +153,22 @@ def show_revisions(title: str, revisions: Sequence[Revision]) -> None:
           [(r.service, r.version, r.digest[:19], r.name, r.url) for r in revisions])
 
 
-def rollback_candidates(ctx: RunContext, exclude: str | None) -> list[str]:
+def rollback_candidates(ctx: RunContext, exclude: str | None,
+                        only: str | None = None) -> list[str]:
     """Recorded, verified releases whose images are all still in the registry. A dry run with
-    the registry down cannot ask it: it plans with every verified release, and says so."""
+    the registry down cannot ask it: it plans with every verified release, and says so.
+    `only`: that one release is looked at (a rollback to it asks the registry about its
+    images alone, not about every release's)."""
     found = []
     ask = not ctx.dry_run or ctx.registry.ping()
     if not ask:
         console.note(f"[dry-run] {ctx.env.registry} does not answer: the images of the "
                      "releases are not checked")
     folder = releases_dir(ctx.config.root, ctx.env.name)
-    for path in sorted(folder.glob("v*.json")) if folder.exists() else []:
+    paths = [folder / f"{only}.json"] if only else sorted(folder.glob("v*.json"))
+    for path in paths if folder.exists() else []:
         name = path.name[:-len(".json")]
-        if not is_version_tag(name) or name == exclude:
+        if not is_version_tag(name) or name == exclude or not path.exists():
             continue
         record = ctx.record_of(Version.parse(name))
         if record.data.get("verified") and (not ask or images_present(ctx, record.images)):

@@ -1,8 +1,10 @@
 """The `local` deploy target: each service revision is a container on the local Docker engine,
 behind nginx on a stable 127.0.0.1 port (proxy.py), with Cloud Run-like semantics: a deploy
 starts new revisions, checks each (health, then version), and only when all passed switches
-traffic to all of them at once; old revisions are stopped and the newest `keep_revisions` of
-them kept, so a rollback restarts a kept container instead of creating one.
+traffic to all of them at once. The revision it replaced is paused (`docker pause`: frozen, its
+memory and port kept), a warm standby that a rollback resumes in milliseconds, as Cloud Run
+keeps old revisions ready; older ones are stopped, the newest `keep_revisions` kept in all, so
+a rollback to one of them restarts it instead of creating one.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class LocalTarget:
         done = "would be stopped" if self.runner.dry_run else "stopped"
         console.note(f"local proxy: {done}" if self.proxy.down() else "local proxy: not running")
         found = self.containers.all()
-        self.containers.stop([c.name for c in found if c.running])
+        self.containers.stop([c.name for c in found if c.running or c.paused])
         self.containers.remove([c.name for c in found])
         console.note(f"revision containers: {len(found)} {done} and removed")
         stopped = self.daemon.down()
@@ -134,7 +136,7 @@ class LocalTarget:
             started = self.rollout.start_all(todo, found)
             new = {s.plan.service.name: s.upstream for s in started}
             try:
-                self.proxy.switch({**self._upstreams(serving), **new})
+                drained = self.proxy.switch({**self._upstreams(serving), **new})
             except ShipyardError:  # nginx refused the config or the reload: nothing switched
                 self.rollout.abandon(todo, started)
                 raise
@@ -142,14 +144,16 @@ class LocalTarget:
                           "traffic switched: ") + ", ".join(
                 f"{s.plan.service.name} → {s.plan.name}" for s in started))
             self._retire({p.service.name for p in todo}, {p.name for p in plans},
-                         list(found.values()))
+                         list(found.values()),
+                         {c.name for c in serving.values()} if drained else set())
         return [self._revision(p.service.name, p.version, p.digest, p.image, p.name)
                 for p in plans]
 
     def shift_traffic(self, plan: DeployPlan, recorded: Mapping[str, Revision]
                       ) -> list[Revision] | None:
         """Kept containers are this target's revisions: when every service still has the one
-        the plan names (same image, same settings), the deploy only restarts and switches."""
+        the plan names (same image, same settings), the deploy only resumes (or restarts) it
+        and switches."""
         listed = self.containers.all()
         names = {c.name for c in listed}
         if all(self._plan(s, plan.version).name in names for s in plan.services):
@@ -183,9 +187,11 @@ class LocalTarget:
     # ------------------------------------------------------------------ internals --
 
     def kept(self) -> dict[str, list[Revision]]:
-        """Stopped revisions per service, newest first: what a rollback can restart at once."""
+        """Kept revisions per service, newest first (the paused standby, then the stopped
+        ones): what a rollback can resume or restart at once."""
         rest = sorted((c for c in self.containers.all() if not c.running),
-                      key=lambda c: c.finished if c.finished != NEVER else "", reverse=True)
+                      key=lambda c: (c.paused, c.finished if c.finished != NEVER else ""),
+                      reverse=True)
         return {name: [self._revision_of(c) for c in rest if c.service == name]
                 for name in self.settings.proxy_ports}
 
@@ -206,18 +212,24 @@ class LocalTarget:
         return Plan(service, version, planned.image, digest,
                     f"{stem}-{digest[7:19]}-{settings[:6]}", labels, env)
 
-    def _retire(self, services: set[str], now_serving: set[str], before: list[Container]
-                ) -> None:
-        """Stop what no longer serves, keep the newest `keep_revisions` stopped per service.
-        `before`: the containers as listed before the deploy started (none is lost since)."""
-        found = [c for c in before if c.service in services]
-        stopping = [c for c in found if c.running and c.name not in now_serving]
-        self.containers.stop([c.name for c in stopping])
-        just_stopped = {c.name for c in stopping}
+    def _retire(self, services: set[str], now_serving: set[str], before: list[Container],
+                replaced: set[str]) -> None:
+        """What served before the switch (`replaced`) is paused: the standby, one per service.
+        (After a drain that timed out nothing is `replaced`: what still holds a request is
+        stopped, which ends it, rather than frozen, which would hang it.)
+        Everything else that no longer serves is stopped (an older standby too), and the
+        newest `keep_revisions` are kept per service. `before`: the containers as listed
+        before the deploy started (none is lost since)."""
+        found = [c for c in before if c.service in services and c.name not in now_serving]
+        pausing = [c.name for c in found if c.running and c.name in replaced]
+        stopping = [c.name for c in found if (c.running or c.paused) and c.name not in pausing]
+        self.containers.pause(pausing)
+        self.containers.stop(stopping)
         surplus: list[str] = []
         for service in services:
-            rest = [c for c in found if c.service == service and c.name not in now_serving]
-            rest.sort(key=lambda c: (c.name in just_stopped, c.finished), reverse=True)
+            rest = [c for c in found if c.service == service]
+            rest.sort(key=lambda c: (c.name in pausing, c.name in stopping, c.finished),
+                      reverse=True)
             surplus += [c.name for c in rest[self.settings.keep_revisions:]]
         self.containers.remove(surplus)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import select
 import socket
 import time
 from collections.abc import Mapping
@@ -85,6 +86,46 @@ def revision_answering(port: int, path: str, timeout: float = 2.0) -> str | None
     return response.getheader(REVISION_HEADER)
 
 
+class _Exits:
+    """Waits for processes (the old workers of `master`) to exit: on pidfds, woken by the
+    kernel at each exit, where Linux has them; else by looking at /proc every 20 ms."""
+
+    def __init__(self, master: int, pids: set[int]) -> None:
+        self.master, self.pids, self.fds = master, set(pids), {}
+        for pid in pids:
+            try:
+                fd = os.pidfd_open(pid)
+            except (AttributeError, OSError):  # gone already, or no pidfds here
+                continue
+            info = _proc_stat(pid)  # still the worker it was, not a recycled pid?
+            if info is None or info[2] != master or info[1] == "Z":
+                os.close(fd)
+                self.pids.discard(pid)
+            else:
+                self.fds[fd] = pid
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        pending = set(self.fds)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ready, _, _ = select.select(list(pending), [], [], left)
+            pending -= set(ready)
+        rest = self.pids - set(self.fds.values())  # those without a pidfd
+        while rest & children(self.master):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = {}
+
+
 class LocalProxy:
     def __init__(self, root_state: Path, ports: Mapping[str, int], runner: Runner) -> None:
         self.home = root_state / "local" / "proxy"
@@ -144,28 +185,32 @@ class LocalProxy:
                      f"nginx ({ports})")
         return True
 
-    def switch(self, upstreams: Mapping[str, Upstream]) -> None:
-        """Point every service at `upstreams` at once; returns when old workers are gone."""
+    def switch(self, upstreams: Mapping[str, Upstream]) -> bool:
+        """Point every service at `upstreams` at once; returns when old workers are gone:
+        True, or False when one was still busy after the drain bound."""
         candidate = self._write(upstreams)
         self.runner.run(nginx.check_config(self.home, candidate))
         if self.runner.dry_run:
             self.runner.run(nginx.reload(self.home, self.conf))
-            return
+            return True
         os.replace(candidate, self.conf)
         self._save(upstreams)  # describes the config on disk; what serves is asked of nginx
         master = self.master_pid()
-        old = children(master) if master else set()
-        self.runner.run(nginx.reload(self.home, self.conf))
-        if master is not None:
-            self._drain(master, old)
+        old = _Exits(master, children(master)) if master else None
+        try:
+            self.runner.run(nginx.reload(self.home, self.conf))
+            return old is None or self._drain(old)
+        finally:
+            if old is not None:
+                old.close()
 
-    def _drain(self, master: int, old: set[int]) -> None:
-        deadline = time.monotonic() + DRAIN_SECONDS + 5
-        while old & children(master):
-            if time.monotonic() > deadline:
-                console.note(f"local proxy: old nginx workers still busy after {DRAIN_SECONDS}s")
-                return
-            time.sleep(0.02)
+    def _drain(self, old: _Exits) -> bool:
+        # nginx's master itself waits 100 ms after starting the new workers before it tells
+        # the old ones to quit: most of this wait is that.
+        if not old.wait(DRAIN_SECONDS + 5):
+            console.note(f"local proxy: old nginx workers still busy after {DRAIN_SECONDS}s")
+            return False
+        return True
 
     def down(self) -> bool:
         """Graceful stop; True when nginx was running."""

@@ -32,6 +32,9 @@ NEVER = "0001-01-01T00:00:00Z"  # docker's FinishedAt of a container that never 
 
 @dataclass(frozen=True)
 class Container:
+    """`running`: its processes run (docker's State.Running, which is also true of a paused
+    container, and not State.Paused). `paused`: frozen by `docker pause` (a warm standby)."""
+
     name: str
     image: str
     running: bool
@@ -40,11 +43,14 @@ class Container:
     finished: str
     labels: dict[str, str] = field(default_factory=dict)
     ports: dict[str, Any] = field(default_factory=dict)
+    paused: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Container:
+        paused = bool(data.get("paused"))
         return cls(name=str(data["name"]).lstrip("/"), image=str(data["image"]),
-                   running=bool(data["running"]), status=str(data["status"]),
+                   running=bool(data["running"]) and not paused, paused=paused,
+                   status=str(data["status"]),
                    exit_code=int(data["exit_code"]), finished=str(data["finished"]),
                    labels=dict(data.get("labels") or {}), ports=dict(data.get("ports") or {}))
 
@@ -116,6 +122,14 @@ class Containers:
     def stop(self, names: Sequence[str]) -> None:
         if names:
             self.runner.run(dc.stop(self.docker, names), timeout=120)
+
+    def pause(self, names: Sequence[str]) -> None:
+        if names:
+            self.runner.run(dc.pause(self.docker, names), timeout=120)
+
+    def unpause(self, names: Sequence[str]) -> None:
+        if names:
+            self.runner.run(dc.unpause(self.docker, names), timeout=120)
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:

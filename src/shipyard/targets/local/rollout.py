@@ -1,6 +1,7 @@
-"""Bringing new revisions up before any traffic moves: start (or restart a kept container),
-wait for the health path to answer 200, check the version path answers the version. The HTTP
-probes talk to 127.0.0.1 only: no proxy settings, no redirects followed.
+"""Bringing new revisions up before any traffic moves: start (or resume the paused standby, or
+restart a kept container), wait for the health path to answer 200, check the version path
+answers the version. The HTTP probes talk to 127.0.0.1 only: no proxy settings, no redirects
+followed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from shipyard.ui import console
 from shipyard.version import Version
 
 RESTARTED = "restarted a kept container"
+RESUMED = "resumed the paused standby"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Rollout:
 
     def start_all(self, plans: Sequence[Plan], found: Mapping[str, Container]) -> list[Started]:
         """Every plan's revision up and checked, or DeployError with none of them left running.
-        `found`: this environment's containers by name (a kept one is restarted, not re-run)."""
+        `found`: this environment's containers by name (a kept one is resumed or restarted,
+        not re-run)."""
         with ThreadPoolExecutor(max_workers=len(plans)) as pool:
             futures = [pool.submit(self._start, p, found.get(p.name)) for p in plans]
         started: list[Started] = []
@@ -76,6 +79,9 @@ class Rollout:
                 self.containers.create(plan.name, plan.image, plan.service.port, plan.labels,
                                        plan.env)
                 action = "started a new container"
+            elif existing.paused:
+                self.containers.unpause([plan.name])
+                action = RESUMED
             elif not existing.running:
                 self.containers.start([plan.name])
                 action = RESTARTED
@@ -83,7 +89,11 @@ class Rollout:
                 action = "adopted a running container"
             if self.runner.dry_run:
                 return Started(plan, Upstream(plan.name, 0), action)
-            port = self.containers.port(plan.name, plan.service.port)
+            # A started container gets a new host port; a resumed or running one keeps the
+            # one it was listed with.
+            known = None if existing is None or action == RESTARTED else existing.host_port(
+                plan.service.port)
+            port = known or self.containers.port(plan.name, plan.service.port)
         except CommandError as exc:
             exited = self._exited(plan.name)
             if exited is not None:  # `docker port` fails on a container that already exited
@@ -128,9 +138,13 @@ class Rollout:
         return found is not None and found.running
 
     def abandon(self, plans: Sequence[Plan], started: Sequence[Started]) -> None:
-        """A deploy that will not switch: kept revisions go back to rest, new ones are removed."""
-        kept = [s.plan.name for s in started if s.action == RESTARTED]
-        self.containers.stop(kept)
+        """A deploy that will not switch: kept revisions go back to rest as they were (the
+        standby paused again, a restarted one stopped), new ones are removed."""
+        resumed = [s.plan.name for s in started if s.action == RESUMED]
+        restarted = [s.plan.name for s in started if s.action == RESTARTED]
+        self.containers.pause(resumed)
+        self.containers.stop(restarted)
+        kept = {*resumed, *restarted}
         self.containers.remove([p.name for p in plans if p.name not in kept], force=True)
 
 
