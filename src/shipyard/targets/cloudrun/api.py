@@ -30,11 +30,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from shipyard.errors import ShipyardError, UsageError
+from shipyard.targets.gcloud_auth import TOKEN_ENV
 
 Json = dict[str, Any]
 KNATIVE = "apis/serving.knative.dev/v1/namespaces"
 ENDPOINT_ENV = "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN"
-TOKEN_ENV = "CLOUDSDK_AUTH_ACCESS_TOKEN"
 TIMEOUT = 30.0  # one request
 CONFLICT_ATTEMPTS = 3  # a PUT refused because the service changed since the GET: read again
 POLL_FIRST, POLL_MAX = 0.1, 1.0  # seconds between GETs while a route becomes Ready

@@ -13,7 +13,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,20 +116,22 @@ class Containers:
                         hint="is the local registry up (invoke local-up)?")
 
     def start(self, names: Sequence[str]) -> None:
-        if names:
-            self.runner.run(dc.start(self.docker, names), timeout=120)
+        self._each(dc.start, names)
 
     def stop(self, names: Sequence[str]) -> None:
-        if names:
-            self.runner.run(dc.stop(self.docker, names), timeout=120)
+        self._each(dc.stop, names)
 
     def pause(self, names: Sequence[str]) -> None:
-        if names:
-            self.runner.run(dc.pause(self.docker, names), timeout=120)
+        self._each(dc.pause, names)
 
     def unpause(self, names: Sequence[str]) -> None:
+        self._each(dc.unpause, names)
+
+    def _each(self, command: Callable[[str, Sequence[str]], tuple[str, ...]],
+              names: Sequence[str]) -> None:
+        """One docker command for all `names` (none when there are none)."""
         if names:
-            self.runner.run(dc.unpause(self.docker, names), timeout=120)
+            self.runner.run(command(self.docker, names), timeout=120)
 
     def remove(self, names: Sequence[str], force: bool = False) -> None:
         if names:
