@@ -128,7 +128,10 @@ def report(results: Results, sizes: Sequence[int], repeats: int, spin: int, data
         f"- interpreter + imports: one `python -m invoke --list` in a scratch app takes "
         f"{fmt(results.startup)} s (median of {len(results.startups)}, range "
         f"{fmt(min(results.startups))}–{fmt(max(results.startups))}); a build + push pair "
-        "starts two processes",
+        "starts two processes; of that, the interpreter and Invoke's own imports (one "
+        f"`python -m invoke --version`, which loads no shipyard code) take "
+        f"{fmt(results.invoke_start)} s (median of {len(results.invoke_alone)}, range "
+        f"{fmt(min(results.invoke_alone))}–{fmt(max(results.invoke_alone))})",
         "- docker client probes: "
         + ("none in the measured runs; each client binary's answer is remembered in "
            "`~/.cache/shipyard/docker-clients.json` (an entry for every candidate was checked)"

@@ -26,6 +26,8 @@ STARTUP_SAMPLES = 2  # `invoke --list` timings per repetition
 class Results:
     samples: list[Sample] = field(default_factory=list)
     startups: list[float] = field(default_factory=list)  # `python -m invoke --list`, per rep
+    # `python -m invoke --version`: the interpreter and Invoke's own imports, no shipyard code
+    invoke_alone: list[float] = field(default_factory=list)
     background: list[float] = field(default_factory=list)  # cores busy while the bench idles
     waited: float = 0.0  # seconds spent waiting for a quiet machine
     repeats: int = 0
@@ -37,6 +39,10 @@ class Results:
     @property
     def startup(self) -> float:
         return median(self.startups)
+
+    @property
+    def invoke_start(self) -> float:
+        return median(self.invoke_alone)
 
     def of(self, variant: str, n: int) -> list[Sample]:
         return [s for s in self.samples if s.variant == variant and s.n == n]
@@ -107,6 +113,8 @@ def measure(apps: list[App], repeats: int, budget: float, build_env: dict[str, s
                 unit(app)
         # Fixed costs outside any command, timed alone once per repetition.
         results.startups += [apps[0].invoke("--list").seconds for _ in range(STARTUP_SAMPLES)]
+        results.invoke_alone += [apps[0].invoke("--version").seconds
+                                 for _ in range(STARTUP_SAMPLES)]
         rep += 1
         results.repeats = rep
         took = time.monotonic() - rep_started

@@ -98,10 +98,12 @@ def bars(results: Results, sizes: Sequence[int]) -> tuple[list[str], bool]:
         most, over = OVERHEAD_MAX[m], ratio(results, COLD_J1, RAW, m) - 1
         raw_s = median(results.seconds(RAW, m))
         floor = 2 * results.startup / raw_s  # two interpreter + Invoke starts, nothing else
+        invoke_floor = 2 * results.invoke_start / raw_s  # ...and without shipyard's imports
         bar(over <= most,
             f"shipyard overhead over the raw commands at N={m} ≤ {most:.0%}: "
             f"{fmt(median(results.seconds(COLD_J1, m)))} s vs {fmt(raw_s)} s = {over:+.1%} "
-            f"(of which starting two processes, `invoke --list` each: {floor:+.1%})")
+            f"(of which starting two processes, `invoke --list` each: {floor:+.1%}; "
+            f"Invoke alone, two `invoke --version` with no shipyard code: {invoke_floor:+.1%})")
     if any(results.of(ONE_PROCESS, m) for m in sizes):
         lines.append("- not the bars' method, for comparison: both tasks in one Invoke process "
                      "(`invoke build --version V --jobs 1 push --version V --jobs 1`) over the "
