@@ -97,7 +97,8 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Time build + push against the raw docker commands; writes docs/benchmarks.md."""
     bootstrap(session)
-    session.install("-e", ".[trivy]")
+    # dev: the cloud rows run the tests' Cloud Run and GKE stand-ins, which import pytest
+    session.install("-e", ".[dev,trivy]")
     session.chdir(ROOT)  # `python -m benchmarks` imports the package from here
     session.run("python", "-m", "benchmarks", *session.posargs)
 
