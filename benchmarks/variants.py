@@ -39,6 +39,12 @@ class Sample:
         return self.parts[0].seconds
 
     @property
+    def docker_seconds(self) -> float:
+        """Its own `docker build` and `docker push` seconds, from shipyard's command log."""
+        return sum(s for part in self.parts for a, s in part.commands
+                   if kind(a) in ("docker build", "docker push"))
+
+    @property
     def push_seconds(self) -> float:
         if len(self.parts) == 1:
             return float("nan")
