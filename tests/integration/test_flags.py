@@ -7,6 +7,10 @@ default back, and a dry run writes nothing."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ran, git, invoke, require_docker_engine
-from tests.integration.release_fixtures import Load, commands, docker
+from tests.integration.release_fixtures import Load, commands, docker, kill_tree
 from tests.integration.state_snapshot import differences, snapshot
 from tests.support.apps import sample_copy, write_secrets
 from tests.support.images import remove_images
@@ -166,3 +170,55 @@ def test_a_flag_dry_run_writes_nothing_and_bad_flags_are_bad_input(sample: Sampl
     assert [d for d in differences(before, after)
             if not d.startswith(f"/files/{REGISTRY_LOG}:")] == []
     assert sample.api_status()["video_generation"] == "on"
+
+
+def test_a_flag_change_killed_with_kill_9_shows_as_pending_and_the_next_run_settles_it(
+        sample: Sample) -> None:
+    """kill -9 of the whole `invoke flag` tree once it has said a change is under way and its
+    new revision container exists, before traffic moves: `status` must not claim the old or
+    the new state as verified, and the same `invoke flag --break-lock` must settle it, with
+    what serves matching."""
+    sample.ok("release", "--version", "v1.0.0")
+    served = sample.serving_api()["name"]
+    state = sample.work / ".shipyard" / "flags" / "local.json"
+
+    def new_revision_started() -> bool:
+        pending = state.exists() and json.loads(state.read_text() or "{}").get("pending")
+        names = docker("ps", "--all", "--filter", "label=dev.shipyard.service=api-server",
+                       "--format", "{{.Names}}").split()
+        return bool(pending) and any(name != served for name in names)
+
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen((sys.executable, "-m", "invoke", "flag", "--env", "local",
+                             "video_generation=off"), cwd=sample.work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not new_revision_started():
+        assert proc.poll() is None, f"the flag change ended before the kill: {proc.stderr}"
+        assert time.monotonic() < deadline, "no new revision was started under a pending change"
+    kill_tree(proc)
+
+    status = sample.status()
+    assert status["flags_pending"] == {"video_generation": "off"}
+    assert status["flags"]["video_generation"]["state"] == "on"  # the last verified state
+    assert status["serving"] == "v1.0.0"
+    shown = sample.ok("status")
+    assert "a flag change did not finish (video_generation=off)" in shown.err, shown.text
+    assert sample.api_status()["video_generation"] == "on"  # the proxy never switched
+
+    # The killed run's lock names its dead holder; only --break-lock takes it over.
+    refused = sample.invoke("flag", "--env", "local", "video_generation=off")
+    assert refused.code != 0 and "which has died" in refused.err, refused.text
+    assert "--break-lock" in refused.err
+    settled = sample.ok("flag", "--env", "local", "video_generation=off", "--break-lock")
+    assert "a flag change did not finish earlier (video_generation=off)" in settled.err
+    assert sample.api_status() == {**sample.api_status(), "video_generation": "off",
+                                   "version": "v1.0.0"}
+    status = sample.status()
+    assert status["flags_pending"] is None
+    assert status["flags"]["video_generation"]["state"] == "off"
+    # What the kill left half-started is gone: one running api-server revision, the one served.
+    running = docker("ps", "--filter", "label=dev.shipyard.service=api-server",
+                     "--filter", "status=running", "--format", "{{.Names}}").split()
+    assert running == [sample.serving_api()["name"]], running
