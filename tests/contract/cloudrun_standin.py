@@ -483,6 +483,12 @@ class CloudRunStandIn:
         with self._lock:
             self._image_versions[image] = version
 
+    def reconciled(self) -> None:
+        """Cloud Run finishes reconciling now: GETs answer the written state, Ready."""
+        with self._lock:
+            for svc in self._services.values():
+                svc.stale_gets = 0
+
     def pin(self, service: str, revision: str, region: str | None = None) -> None:
         """A human pins 100% of traffic to `revision` by hand (tags are kept)."""
         with self._lock:

@@ -11,6 +11,10 @@ by hand (reported), and a rollback that is one traffic update per service.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +23,7 @@ from tests.conftest import AppRepo, LocalRegistryProcess, Ran, invoke
 from tests.contract.cloudrun_standin import CloudRunStandIn, http_get
 from tests.contract.conftest import PROJECT
 from tests.contract.secret_manager_standin import SecretManagerStandIn
+from tests.integration.release_fixtures import kill_tree
 
 pytestmark = pytest.mark.contract
 
@@ -309,3 +314,44 @@ def test_rollback_to_a_revision_that_is_gone_deploys_its_image_again(staging: St
     first_move = next(i for i, r in enumerate(asked) if r.method == "PUT"
                       and r.command == "shipyard.run.services.update-traffic")
     assert not [r for r in asked[:first_move] if "/revisions" in r.path]  # no list first
+
+
+def test_a_rollback_killed_mid_move_reports_what_serves_and_the_rerun_finishes_it(
+        staging: Staging) -> None:
+    """kill -9 of `invoke rollback` after Cloud Run took both traffic moves but before it
+    reported them Ready: `status` reads what serves from Cloud Run, not from the killed run's
+    record, and the same rollback again (taking over the dead run's lock) finishes it."""
+    run = staging.run
+    staging.ok("release", "--version", "v1.0.0", "--env", "staging")
+    v1 = {name: next(iter(run.traffic(name))) for name in ("alpha", "beta")}
+    staging.change("v2")
+    staging.ok("release", "--version", "v2.0.0", "--env", "staging")
+
+    run.reconcile_gets = 10**6  # the moves are taken, and stay "reconciling" until told
+    proc = subprocess.Popen((sys.executable, "-m", "invoke", "rollback", "--env", "staging",
+                             "--to", "v1.0.0"), cwd=staging.repo.work,
+                            env={**os.environ, **staging.env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while {n: next(iter(run.traffic(n))) for n in v1} != v1:
+        assert proc.poll() is None, f"the rollback ended before the kill: {proc.stderr}"
+        assert time.monotonic() < deadline, "the rollback never moved traffic"
+        time.sleep(0.01)
+    time.sleep(0.3)  # it polls for Ready now
+    assert proc.poll() is None
+    kill_tree(proc)
+    run.reconcile_gets = 0
+    run.reconciled()
+
+    status = json.loads(staging.ok("status", "--env", "staging", "--json").out)
+    assert {s["name"]: s["revision"] for s in status["services"]} == v1
+    assert status["serving"] == "v1.0.0", status
+
+    # The dead run's lock (this checkout's) is refused with its hint, taken over on request.
+    refused = staging.invoke("rollback", "--env", "staging", "--to", "v1.0.0")
+    assert refused.code != 0 and "which has died" in refused.err, refused.text
+    assert "--break-lock" in refused.err
+    staging.ok("rollback", "--env", "staging", "--to", "v1.0.0", "--break-lock")
+    assert {n: next(iter(run.traffic(n))) for n in v1} == v1
+    status = json.loads(staging.ok("status", "--env", "staging", "--json").out)
+    assert status["serving"] == "v1.0.0" and status["last_verified"] == "v1.0.0", status
