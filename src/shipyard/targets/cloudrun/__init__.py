@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, TypeVar
 from shipyard.commands import gcloud as g
 from shipyard.config import Service
 from shipyard.config.cloudrun import RunSettings
-from shipyard.errors import CommandError, ShipyardError, UsageError
+from shipyard.errors import ShipyardError, UsageError
 from shipyard.exec.runner import Result
 from shipyard.registries.client import Registry
 from shipyard.stages.fanout import fan_out
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
 from shipyard.targets.cloudrun import verify
 from shipyard.targets.cloudrun.api import ApiError, RunApi
+from shipyard.targets.cloudrun.new_revision import deploy_one
 from shipyard.targets.cloudrun.spec import (
     check_names,
-    gcloud_error,
     run_service,
     version_of_label,
 )
@@ -35,12 +35,12 @@ from shipyard.targets.cloudrun.state import (
     VERSION_LABEL,
     RevisionState,
     ServiceState,
-    parse_service,
     revision_states,
     service_state,
     tag_of,
 )
 from shipyard.targets.cloudrun.tokens import IdentityTokens
+from shipyard.targets.cloudrun.traffic import Traffic
 from shipyard.targets.gcloud_auth import (
     artifact_registry,
     auth_detail,
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
-REVISION_GONE = ("does not exist", "not found")  # Cloud Run refusing traffic to it
 
 
 class CloudRunTarget:
@@ -69,6 +68,7 @@ class CloudRunTarget:
         self._registry, self._login = artifact_registry(ctx, self.gcloud)
         self.api = RunApi(self.gcp.project, self.gcp.region, os.environ, self._login.token,
                           record=self.runner.note)
+        self.traffic = Traffic(self.runner, self.api, self.gcp)
         self._urls: dict[str, str] = {}
         self._tokens = IdentityTokens(ctx, self.gcloud)  # for private services' URLs
         if ctx.version is not None:
@@ -108,11 +108,11 @@ class CloudRunTarget:
                             timeout=900)
             return [self._revision(s.service, plan.version, s.image, f"{s.service}-({tag})",
                                    "") for s in plan.services]
-        fresh = fan_out(lambda s: self._deploy_one(s, plan.version, before[s.service]),
+        fresh = fan_out(lambda s: deploy_one(self, s, plan.version, before[s.service]),
                         list(plan.services), [s.service for s in plan.services],
                         len(plan.services))
         moves = [(name, rev) for name, rev, first in fresh if not first]
-        self._each(lambda m: self._move(m[0], m[1]), moves)  # every revision verified: now
+        self._each(lambda m: self.traffic.move(m[0], m[1]), moves)  # every revision verified: now
         return [self._revision(name, plan.version, s.image, rev, self._urls.get(name, ""))
                 for (name, rev, _), s in zip(fresh, plan.services, strict=True)]
 
@@ -130,7 +130,7 @@ class CloudRunTarget:
         # traffic to a revision that is gone in the very call that would move it, so that
         # refusal is the existence check (a `revisions list` first doubled a rollback's wall
         # time: every gcloud call costs 1-2 s of start-up).
-        moved = self._each(lambda n: self._move_back(n, recorded[n].name), names)
+        moved = self._each(lambda n: self.traffic.move_back(n, recorded[n].name), names)
         gone = [n for n in names if not moved[n]]
         if gone:
             console.note(f"rollback: the recorded revision of {', '.join(gone)} is gone "
@@ -169,47 +169,6 @@ class CloudRunTarget:
 
     # ------------------------------------------------------------------- internals --
 
-    def _deploy_one(self, planned: ServicePlan, version: Version, before: ServiceState | None
-                    ) -> tuple[str, str, bool]:
-        """Deploy one revision and verify it through its tag URL; traffic is not moved here
-        (a first revision of a new service takes it: gcloud cannot deploy it without)."""
-        spec, name, first = run_service(self.ctx, planned, version), planned.service, before is None
-        try:
-            deployed = self._write(g.run_deploy(self.gcloud, spec, no_traffic=not first),
-                                   timeout=900)
-        except CommandError as exc:
-            last = gcloud_error(exc.stderr_tail) if exc.stderr_tail else exc.message
-            raise DeployError(f"{name}: the new revision did not become ready: {last}",
-                              service=name, logs=exc.stderr_tail,
-                              hint=f"traffic was not moved; its logs: {self._logs(name)}"
-                              ) from None
-        # gcloud prints the Service it waited for (--format json): one gcloud call less.
-        state = parse_service(deployed.stdout) if deployed.stdout.strip().startswith("{") \
-            else None
-        if first:
-            console.note(f"{name}: a new service: its first revision takes the traffic "
-                         "directly (nothing served there before)")
-        return name, self._verified(name, spec.tag, version, state), first
-
-    def _verified(self, name: str, tag: str, version: Version,
-                  state: ServiceState | None = None) -> str:
-        """The revision TAG names, checked through its tag URL; DeployError if it fails.
-        `state`: the service as the deploy printed it (else it is described)."""
-        state = state or self._describe(name)
-        if state is None:
-            raise ShipyardError(f"{name}: Cloud Run does not list the service after deploy",
-                                hint="check the project and region in shipyard.toml")
-        revision = state.revision_of_tag(tag) or state.latest_created
-        url = state.tag_url(tag) or state.url
-        self._urls[name] = state.url
-        problem = self._check(name, url, version)
-        if problem:
-            raise DeployError(f"{name}: revision {revision} at {url} {problem}", service=name,
-                              hint=f"traffic was not moved; {revision} stays at 0% with tag "
-                                   f"{tag}; its logs: {self._logs(name, revision)}")
-        console.note(f"{name}: {revision} verified through {url}")
-        return revision
-
     def _prepare(self, names: list[str]) -> dict[str, ServiceState | None]:
         from shipyard.targets.cloudrun.prepare import prepare
 
@@ -220,32 +179,6 @@ class CloudRunTarget:
             return revision_states(self.api.revisions(name))
         except ApiError as exc:
             raise self._unreadable(name, exc) from None
-
-    def _move(self, name: str, revision: str) -> None:
-        """All of `name`'s traffic to `revision` (its tags kept), through the API."""
-        if self.runner.dry_run:
-            self.runner.plan(f"Cloud Run API: move all traffic of {name} to {revision} "
-                             f"(= gcloud run services update-traffic {name} "
-                             f"--to-revisions {revision}=100)")
-            return
-        try:
-            self.api.move_traffic(name, revision)
-        except ApiError as exc:
-            hint = exc.hint or ("by hand: " + " ".join(g.update_traffic(
-                "gcloud", name, self.gcp.region, self.gcp.project, {revision: 100})))
-            raise _MoveRefused(f"{name}: traffic did not move to {revision}: {exc.message}",
-                               hint=hint, said=exc.message) from None
-
-    def _move_back(self, name: str, revision: str) -> bool:
-        """Move `name`'s traffic to `revision`; False when Cloud Run says it does not exist."""
-        try:
-            self._move(name, revision)
-        except _MoveRefused as exc:
-            said = exc.said.lower()
-            if revision.lower() in said and any(w in said for w in REVISION_GONE):
-                return False
-            raise
-        return True
 
     def _describe(self, name: str) -> ServiceState | None:
         try:
@@ -279,12 +212,6 @@ class CloudRunTarget:
         digest = image.rpartition("@")[2] if "@" in image else ""
         return Revision(service=service, version=str(version), digest=digest, image=image,
                         name=name, url=url)
-
-
-class _MoveRefused(ShipyardError):
-    def __init__(self, message: str, *, hint: str, said: str) -> None:
-        super().__init__(message, hint=hint)
-        self.said = said
 
 
 def _missing(planned: ServicePlan) -> ServiceState:

@@ -12,6 +12,7 @@ from shipyard.commands import gcloud as g
 from shipyard.errors import CommandError, ShipyardError
 from shipyard.stages.fanout import fan_out
 from shipyard.targets.base import DeployError, DeployPlan, Revision
+from shipyard.targets.cloudrun.new_revision import verified
 from shipyard.targets.cloudrun.spec import flag_tag, gcloud_error
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def reconfigure(target: CloudRunTarget, plan: DeployPlan, changed: Sequence[str]
                               f"{gcloud_error(exc.stderr_tail or exc.message)}", service=name,
                               logs=exc.stderr_tail, hint="traffic was not moved; "
                               f"its logs: {target._logs(name)}") from None
-        return name, target._verified(name, tags[name], plan.version)
+        return name, verified(target, name, tags[name], plan.version)
 
     if target.runner.dry_run:
         for name in names:
@@ -49,7 +50,7 @@ def reconfigure(target: CloudRunTarget, plan: DeployPlan, changed: Sequence[str]
         fresh = {name: f"{name}-({tags[name]})" for name in names}
     else:
         fresh = dict(fan_out(one, names, names, len(names)))
-        target._each(lambda name: target._move(name, fresh[name]), names)  # all verified
+        target._each(lambda name: target.traffic.move(name, fresh[name]), names)  # all verified
     serving = target.current()
     return [target._revision(s.service, plan.version, s.image, fresh[s.service],
                              target._urls.get(s.service, "")) if s.service in fresh

@@ -11,7 +11,6 @@ get-credentials`; the user's ~/.kube/config is never read or written.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -23,13 +22,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipyard.commands import gcloud as g
 from shipyard.commands import kubectl as k
-from shipyard.config.gke import GkeSettings, Workload
+from shipyard.config.gke import GkeSettings
 from shipyard.errors import CommandError, UsageError
 from shipyard.exec.runner import Result
 from shipyard.exec.tools import tool_version
 from shipyard.registries.client import Registry
-from shipyard.state.records import write_json
-from shipyard.state.workspace import state_dir, state_path
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision
 from shipyard.targets.gcloud_auth import (
     artifact_registry,
@@ -38,7 +35,9 @@ from shipyard.targets.gcloud_auth import (
     gcloud_version,
 )
 from shipyard.targets.gke import render as r
+from shipyard.targets.gke import workloads
 from shipyard.targets.gke.lease import DeployLease
+from shipyard.targets.gke.saved_renders import SavedRenders
 from shipyard.ui import console
 from shipyard.version import Version
 
@@ -61,7 +60,7 @@ class GkeTarget:
         self.gcloud = gcloud_path()
         self.kubectl = shutil.which("kubectl") or "kubectl"
         self._registry, self._login = artifact_registry(ctx, self.gcloud)
-        self.renders = state_path(ctx.config.root) / "renders" / ctx.env.name
+        self.renders = SavedRenders(ctx.config.root, ctx.env.name, self.settings.overlay)
 
     # ----------------------------------------------------------- the Target protocol --
 
@@ -101,7 +100,7 @@ class GkeTarget:
 
     def shift_traffic(self, plan: DeployPlan, recorded: Mapping[str, Revision]
                       ) -> list[Revision] | None:
-        saved = self.renders / f"{plan.version}.yaml"
+        saved = self.renders.path(plan.version)
         if not saved.is_file():
             return None
         console.note(f"{self.ctx.env.name}: re-applying the saved render of {plan.version}")
@@ -119,7 +118,8 @@ class GkeTarget:
             if not status.get("availableReplicas"):
                 continue  # nothing of it serves
             labels = (deployment.get("metadata") or {}).get("labels") or {}
-            image = _running_image(deployment, workload, f"{self.ctx.env.registry}/{service}")
+            image = workloads.running_image(deployment, workload,
+                                            f"{self.ctx.env.registry}/{service}")
             found[service] = Revision(
                 service=service, version=str(labels.get(r.VERSION_LABEL, "")),
                 digest=image.rpartition("@")[2] if "@" in image else "", image=image,
@@ -140,12 +140,7 @@ class GkeTarget:
         listed = self._deployments() if any(s.env for s in plan.services) else {}
         for s in (s for s in plan.services if s.env):
             deployment = listed.get(self.settings.workloads[s.service].deployment) or {}
-            containers = ((deployment.get("spec") or {}).get("template") or {}).get(
-                "spec", {}).get("containers") or [{}]
-            name = next((c.get("name") for c in containers
-                         if str(c.get("image")) == s.image), "")
-            env = r.env_of(deployment, str(name))
-            wrong = {k: env.get(k) for k, v in s.env.items() if env.get(k) != v}
+            wrong = workloads.env_differences(deployment, s.image, s.env)
             if wrong:
                 raise DeployError(f"{s.service}: the cluster's env has {wrong}, not "
                                   f"{dict(s.env)}", service=s.service)
@@ -156,7 +151,8 @@ class GkeTarget:
         pins = {self.settings.workloads[s.service].image: s.image for s in plan.services}
         text = self._kustomize(pins, str(plan.version))
         if any(s.env for s in plan.services):  # flags: patch the containers the pins found
-            text = self._kustomize(pins, str(plan.version), self._env_patches(plan, text))
+            text = self._kustomize(pins, str(plan.version), workloads.env_patches(
+                plan, text, self.settings, self.namespace))
         leaks = r.secret_values(text)
         if leaks:
             raise UsageError(f"the render of {self.settings.overlay} holds secret values: "
@@ -172,45 +168,13 @@ class GkeTarget:
             return self.runner.run(k.kustomize(self.kubectl, Path(folder)), mutates=False,
                                    timeout=120, hint=f"see {self.settings.overlay}").stdout
 
-    def _env_patches(self, plan: DeployPlan, text: str) -> list[r.EnvPatch]:
-        patches = []
-        rendered = {d.name: d for d in r.deployments(text, self.namespace)}
-        for s in (s for s in plan.services if s.env):
-            workload = self.settings.workloads[s.service]
-            deployment = workload.deployment
-            found = rendered[deployment].container_for(r.image_name(s.image),
-                                                       workload.container) \
-                if deployment in rendered else None
-            container = found[0] if found else None
-            if container is None:
-                raise UsageError(f"{s.service}: deployment/{deployment} in "
-                                 f"{self.settings.overlay} has no container running "
-                                 f"{s.image.partition('@')[0]}, so its env "
-                                 f"({', '.join(sorted(s.env))}) has nowhere to go",
-                                 hint="map the service to its Deployment and image in "
-                                      "[environments.ENV.workloads] (docs/gke.md)")
-            index = rendered[deployment].containers.index(found)
-            patches.append(r.EnvPatch(deployment, index, rendered[deployment].env_names[index],
-                                      s.env))
-        return patches
-
     def reconfigure(self, plan: DeployPlan, changed: Sequence[str]) -> list[Revision]:
         """The render with the new env applied: only the changed Deployments' pod templates
         differ, so only they roll; rollout status waits for every one."""
         return self.deploy(plan)
 
     def save(self, version: Version, text: str) -> Path:
-        path = self.renders / f"{version}.yaml"
-        if self.runner.dry_run:
-            return path
-        state_dir(self.ctx.config.root)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)  # a crash never leaves half a render to roll back to
-        write_json(path.with_suffix(".json"), {"version": str(version),
-                                               "overlay": self.settings.overlay})
-        return path
+        return self.renders.save(version, text, dry_run=self.runner.dry_run)
 
     def apply(self, path: Path, version: Version, text: str) -> None:
         if self.runner.dry_run:
@@ -260,35 +224,12 @@ class GkeTarget:
         return f"{self.cluster} ({self.gcp.region}): namespace {self.namespace} exists"
 
     def _render_check(self) -> str:
-        version = self.ctx.release
-        plan = DeployPlan(version, tuple())
-        text = self.render(plan)
-        rendered = {d.name: d for d in r.deployments(text, self.namespace)}
-        missing = [w.deployment for w in self.settings.workloads.values()
-                   if w.deployment not in rendered]
-        if missing:
-            raise UsageError(f"{self.settings.overlay} renders no Deployment named "
-                             f"{', '.join(missing)}", hint="map each service to its Deployment "
-                             "in [environments.ENV.workloads] (docs/gke.md)")
-        for service, w in self.settings.workloads.items():
-            found = rendered[w.deployment].container_for(w.image, w.container)
-            if found is None or r.image_name(found[1]) != w.image:
-                what = (f"its container {w.container!r} runs {found[1] if found else 'nothing'}"
-                        if w.container else f"no container runs image {w.image}")
-                raise UsageError(f"{service}: in {self.settings.overlay}, deployment/"
-                                 f"{w.deployment}: {what}, so its digest could not be pinned",
-                                 hint=f"set [environments.{self.ctx.env.name}.workloads."
-                                      f"{service}] image (and container) to what the base "
-                                      "uses (docs/gke.md)")
-        return f"{self.settings.overlay} renders {len(rendered)} Deployment(s)"
+        text = self.render(DeployPlan(self.ctx.release, tuple()))
+        return workloads.check_pinnable(text, self.settings, self.namespace,
+                                        self.ctx.env.name)
 
     def _revisions(self, plan: DeployPlan, path: Path) -> list[Revision]:
-        return [Revision(service=s.service, version=str(plan.version),
-                         digest=s.image.rpartition("@")[2], image=s.image,
-                         name=f"deployment/{self.settings.workloads[s.service].deployment} "
-                              f"({path.name})",
-                         url=f"http://{self.settings.workloads[s.service].deployment}."
-                             f"{self.namespace}.svc") for s in plan.services]
+        return workloads.deployed_revisions(plan, self.settings, self.namespace, path.name)
 
     def _deployments(self) -> dict[str, dict[str, Any]]:
         listed = json.loads(self._read(k.get_json(self.kubectl, self.kubeconfig, self.namespace,
@@ -304,14 +245,3 @@ class GkeTarget:
         with ThreadPoolExecutor(max_workers=len(items)) as pool:
             return list(pool.map(work, items))
 
-
-def _running_image(deployment: Mapping[str, Any], workload: Workload, pinned: str) -> str:
-    """The image of the service's container: the one the config names, else the one running
-    the base's image or the repository shipyard pins it to (a sidecar is never taken)."""
-    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-    for container in pod.get("containers") or []:
-        image = str(container.get("image", ""))
-        if (container.get("name") == workload.container if workload.container
-                else r.image_name(image) in (workload.image, pinned)):
-            return image
-    return ""

@@ -9,13 +9,12 @@ a rollback to one of them restarts it instead of creating one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from shipyard.build.images import PROJECT_LABEL, SERVICE_LABEL
+from shipyard.build.images import PROJECT_LABEL
 from shipyard.config import Service
 from shipyard.config.targets import LocalSettings
 from shipyard.errors import ShipyardError, UsageError
@@ -26,16 +25,15 @@ from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, Serv
 from shipyard.targets.local.nginx_conf import Upstream
 from shipyard.targets.local.proxy import LocalProxy
 from shipyard.targets.local.registry import REGISTRY_BINARY, LocalRegistry
+from shipyard.targets.local.retention import newest_first, retire
+from shipyard.targets.local.revision_plan import revision_plan
 from shipyard.targets.local.revisions import (
     DIGEST_LABEL,
     ENV_LABEL,
-    NEVER,
     ROOT_LABEL,
-    SETTINGS_LABEL,
     VERSION_LABEL,
     Container,
     Containers,
-    settings_hash,
 )
 from shipyard.targets.local.rollout import Plan, Rollout, http_get
 from shipyard.ui import console
@@ -43,8 +41,6 @@ from shipyard.version import Version
 
 if TYPE_CHECKING:
     from shipyard.pipeline.context import RunContext
-
-PINNED = re.compile(r"[^@\s]+@(sha256:[0-9a-f]{64})")
 
 
 class LocalTarget:
@@ -143,9 +139,10 @@ class LocalTarget:
             console.note(("[dry-run] would switch traffic: " if self.runner.dry_run else
                           "traffic switched: ") + ", ".join(
                 f"{s.plan.service.name} → {s.plan.name}" for s in started))
-            self._retire({p.service.name for p in todo}, {p.name for p in plans},
-                         list(found.values()),
-                         {c.name for c in serving.values()} if drained else set())
+            retire(self.containers, {p.service.name for p in todo}, {p.name for p in plans},
+                   list(found.values()),
+                   {c.name for c in serving.values()} if drained else set(),
+                   self.settings.keep_revisions)
         return [self._revision(p.service.name, p.version, p.digest, p.image, p.name)
                 for p in plans]
 
@@ -189,49 +186,13 @@ class LocalTarget:
     def kept(self) -> dict[str, list[Revision]]:
         """Kept revisions per service, newest first (the paused standby, then the stopped
         ones): what a rollback can resume or restart at once."""
-        rest = sorted((c for c in self.containers.all() if not c.running),
-                      key=lambda c: (c.paused, c.finished if c.finished != NEVER else ""),
-                      reverse=True)
+        rest = newest_first(self.containers.all())
         return {name: [self._revision_of(c) for c in rest if c.service == name]
                 for name in self.settings.proxy_ports}
 
     def _plan(self, planned: ServicePlan, version: Version) -> Plan:
-        name = planned.service
-        service = self._service(name)
-        pinned = PINNED.fullmatch(planned.image)
-        if pinned is None:
-            raise UsageError(f"{name}: {planned.image!r} is not pinned by digest",
-                             hint="deploy REPOSITORY@sha256:... (the push stage records it)")
-        secrets = self.ctx.secrets.reveal(planned.secrets) if planned.secrets else {}
-        env = {**service.env, **planned.env, **secrets}
-        settings = settings_hash(self.state / "revision.key", env, create=not self.runner.dry_run)
-        digest = pinned.group(1)
-        stem = f"shipyard-{self.config.project.name}-{self.env.name}-{name}-{version}"
-        labels = {SERVICE_LABEL: name, VERSION_LABEL: str(version), DIGEST_LABEL: digest,
-                  SETTINGS_LABEL: settings[:16]}
-        return Plan(service, version, planned.image, digest,
-                    f"{stem}-{digest[7:19]}-{settings[:6]}", labels, env)
-
-    def _retire(self, services: set[str], now_serving: set[str], before: list[Container],
-                replaced: set[str]) -> None:
-        """What served before the switch (`replaced`) is paused: the standby, one per service.
-        (After a drain that timed out nothing is `replaced`: what still holds a request is
-        stopped, which ends it, rather than frozen, which would hang it.)
-        Everything else that no longer serves is stopped (an older standby too), and the
-        newest `keep_revisions` are kept per service. `before`: the containers as listed
-        before the deploy started (none is lost since)."""
-        found = [c for c in before if c.service in services and c.name not in now_serving]
-        pausing = [c.name for c in found if c.running and c.name in replaced]
-        stopping = [c.name for c in found if (c.running or c.paused) and c.name not in pausing]
-        self.containers.pause(pausing)
-        self.containers.stop(stopping)
-        surplus: list[str] = []
-        for service in services:
-            rest = [c for c in found if c.service == service]
-            rest.sort(key=lambda c: (c.name in pausing, c.name in stopping, c.finished),
-                      reverse=True)
-            surplus += [c.name for c in rest[self.settings.keep_revisions:]]
-        self.containers.remove(surplus)
+        return revision_plan(self.ctx, self._service(planned.service), planned, version,
+                             self.state / "revision.key")
 
     def _serving(self, found: Mapping[str, Container] | None = None) -> dict[str, Container]:
         """Per service, the running container that answers through the proxy now."""
