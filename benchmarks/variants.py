@@ -42,7 +42,7 @@ class Sample:
     def docker_seconds(self) -> float:
         """Its own `docker build` and `docker push` seconds, from shipyard's command log."""
         return sum(s for part in self.parts for a, s in part.commands
-                   if kind(a) in ("docker build", "docker push"))
+                   if kind(a) in DOCKER_WORK)
 
     @property
     def push_seconds(self) -> float:
@@ -53,6 +53,7 @@ class Sample:
         return self.parts[1].seconds
 
 
+DOCKER_WORK = ("docker build", "docker push")  # the commands the raw loop runs too
 COLD_J1 = "cold, --jobs 1"
 COLD_DEFAULT = "cold, default jobs"
 WARM = "warm re-run (nothing changed)"

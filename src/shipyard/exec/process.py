@@ -26,6 +26,10 @@ TOOL_HINTS = {
 }
 
 
+def install_hint(tool: str) -> str:
+    return TOOL_HINTS.get(tool, f"install {tool}")
+
+
 def start(argv: tuple[str, ...], *, cwd: Path | None, env: Mapping[str, str] | None,
           stdin: bool, hint: str | None, mask: Callable[[Sequence[str]], tuple[str, ...]]
           ) -> subprocess.Popen[str]:
@@ -49,8 +53,7 @@ def start(argv: tuple[str, ...], *, cwd: Path | None, env: Mapping[str, str] | N
         if cwd is not None and not Path(cwd).is_dir():
             message, tip = f"working directory not found: {cwd}", hint
         elif isinstance(exc, FileNotFoundError):
-            message, tip = f"{tool}: command not found", hint or TOOL_HINTS.get(
-                tool, f"install {tool}")
+            message, tip = f"{tool}: command not found", hint or install_hint(tool)
         else:  # e.g. not executable
             message, tip = f"{tool}: cannot run: {exc.strerror}", hint
         raise CommandError(message, argv=mask(argv), returncode=None, hint=tip) from None
@@ -67,7 +70,7 @@ def start_daemon(argv: tuple[str, ...], *, log: Path, cwd: Path | None) -> int:
         except FileNotFoundError:
             tool = Path(argv[0]).name
             raise CommandError(f"{tool}: command not found", argv=argv, returncode=None,
-                               hint=TOOL_HINTS.get(tool, f"install {tool}")) from None
+                               hint=install_hint(tool)) from None
     return proc.pid
 
 

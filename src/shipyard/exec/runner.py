@@ -242,4 +242,3 @@ def _plan_line(text: str) -> None:
     with _PLAN_LOCK:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-

@@ -25,7 +25,7 @@ from shipyard.stages.fanout import fan_out
 from shipyard.targets.base import Check, DeployError, DeployPlan, Revision, ServicePlan
 from shipyard.targets.cloudrun import verify
 from shipyard.targets.cloudrun.api import ApiError, RunApi
-from shipyard.targets.cloudrun.new_revision import deploy_one
+from shipyard.targets.cloudrun.new_revision import deploy_one, not_listed
 from shipyard.targets.cloudrun.spec import (
     check_names,
     run_service,
@@ -215,5 +215,4 @@ class CloudRunTarget:
 
 
 def _missing(planned: ServicePlan) -> ServiceState:
-    raise ShipyardError(f"{planned.service}: Cloud Run does not list the service after deploy",
-                        hint="check the project and region in shipyard.toml")
+    raise not_listed(planned.service)

@@ -47,8 +47,7 @@ def verified(target: CloudRunTarget, name: str, tag: str, version: Version,
     `state`: the service as the deploy printed it (else it is described)."""
     state = state or target._describe(name)
     if state is None:
-        raise ShipyardError(f"{name}: Cloud Run does not list the service after deploy",
-                            hint="check the project and region in shipyard.toml")
+        raise not_listed(name)
     revision = state.revision_of_tag(tag) or state.latest_created
     url = state.tag_url(tag) or state.url
     target._urls[name] = state.url
@@ -59,3 +58,8 @@ def verified(target: CloudRunTarget, name: str, tag: str, version: Version,
                                f"{tag}; its logs: {target._logs(name, revision)}")
     console.note(f"{name}: {revision} verified through {url}")
     return revision
+
+
+def not_listed(name: str) -> ShipyardError:
+    return ShipyardError(f"{name}: Cloud Run does not list the service after deploy",
+                         hint="check the project and region in shipyard.toml")
