@@ -180,12 +180,14 @@ def test_a_flag_change_killed_with_kill_9_shows_as_pending_and_the_next_run_sett
     what serves matching."""
     sample.ok("release", "--version", "v1.0.0")
     served = sample.serving_api()["name"]
+    # This copy's api-server revisions only: another app on the engine may run the same names.
+    mine = ("--filter", "label=dev.shipyard.service=api-server",
+            "--filter", f"label=dev.shipyard.root={sample.work.resolve()}")
     state = sample.work / ".shipyard" / "flags" / "local.json"
 
     def new_revision_started() -> bool:
         pending = state.exists() and json.loads(state.read_text() or "{}").get("pending")
-        names = docker("ps", "--all", "--filter", "label=dev.shipyard.service=api-server",
-                       "--format", "{{.Names}}").split()
+        names = docker("ps", "--all", *mine, "--format", "{{.Names}}").split()
         return bool(pending) and any(name != served for name in names)
 
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
@@ -219,6 +221,6 @@ def test_a_flag_change_killed_with_kill_9_shows_as_pending_and_the_next_run_sett
     assert status["flags_pending"] is None
     assert status["flags"]["video_generation"]["state"] == "off"
     # What the kill left half-started is gone: one running api-server revision, the one served.
-    running = docker("ps", "--filter", "label=dev.shipyard.service=api-server",
-                     "--filter", "status=running", "--format", "{{.Names}}").split()
+    running = docker("ps", *mine, "--filter", "status=running", "--format", "{{.Names}}"
+                     ).split()
     assert running == [sample.serving_api()["name"]], running
